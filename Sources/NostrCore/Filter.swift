@@ -1,0 +1,90 @@
+/// A NIP-01 filter, compiled once: id, author and kind lists are sorted for binary search and tag
+/// values are held in sets, so matching an event allocates nothing.
+public struct Filter: Sendable, Equatable {
+    public struct TagCondition: Sendable, Equatable {
+        public var name: UInt8
+        public var values: Set<String>
+
+        public init(name: UInt8, values: Set<String>) {
+            self.name = name
+            self.values = values
+        }
+    }
+
+    public var ids: [Bytes32]?
+    public var authors: [Bytes32]?
+    public var kinds: [UInt16]?
+    public var tags: [TagCondition]
+    public var since: Int64?
+    public var until: Int64?
+    public var limit: Int?
+
+    public init(
+        ids: [Bytes32]? = nil, authors: [Bytes32]? = nil, kinds: [UInt16]? = nil, tags: [TagCondition] = [],
+        since: Int64? = nil, until: Int64? = nil, limit: Int? = nil
+    ) {
+        self.ids = ids.map { Array(Set($0)).sorted() }
+        self.authors = authors.map { Array(Set($0)).sorted() }
+        self.kinds = kinds.map { Array(Set($0)).sorted() }
+        self.tags = tags
+        self.since = since
+        self.until = until
+        self.limit = limit
+    }
+
+    /// True when some list in the filter is empty, so that nothing can match it.
+    public var matchesNothing: Bool {
+        if let ids, ids.isEmpty { return true }
+        if let authors, authors.isEmpty { return true }
+        if let kinds, kinds.isEmpty { return true }
+        if tags.contains(where: { $0.values.isEmpty }) { return true }
+        if let since, let until, since > until { return true }
+        return false
+    }
+
+    /// Whether `event` passes every condition of this filter (`limit` is not a condition).
+    @inlinable
+    public func matches(_ event: Event) -> Bool {
+        if let since, event.createdAt < since { return false }
+        if let until, event.createdAt > until { return false }
+        if let kinds, !Self.contains(kinds, event.kind) { return false }
+        if let authors, !Self.contains(authors, event.pubkey) { return false }
+        if let ids, !Self.contains(ids, event.id) { return false }
+        for condition in tags {
+            var found = false
+            for tag in event.tags where tag.count >= 2 {
+                let n = tag[0].utf8
+                if n.count == 1, n.first == condition.name, condition.values.contains(tag[1]) {
+                    found = true
+                    break
+                }
+            }
+            if !found { return false }
+        }
+        return true
+    }
+
+    @inlinable
+    static func contains<T: Comparable>(_ sorted: [T], _ value: T) -> Bool {
+        if sorted.count <= 8 {
+            for v in sorted where v == value { return true }
+            return false
+        }
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if sorted[mid] < value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < sorted.count && sorted[lo] == value
+    }
+}
+
+extension Array where Element == Filter {
+    /// A REQ's filters are OR-ed.
+    @inlinable
+    public func anyMatches(_ event: Event) -> Bool {
+        for filter in self where filter.matches(event) { return true }
+        return false
+    }
+}

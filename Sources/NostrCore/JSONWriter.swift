@@ -1,0 +1,142 @@
+/// Appends JSON to a byte array. Two string modes: `canonical` follows NIP-01's id rules
+/// (escape exactly \n \" \\ \r \t \b \f, every other character verbatim); `output` also escapes
+/// the remaining control characters as \u00XX so that what we send is valid JSON.
+public enum JSONWriter {
+    public enum Mode: Sendable { case canonical, output }
+
+    @inlinable
+    public static func appendString(_ string: String, to out: inout [UInt8], mode: Mode) {
+        out.append(UInt8(ascii: "\""))
+        var s = string
+        s.withUTF8 { appendEscaped($0, to: &out, mode: mode) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    @inlinable
+    public static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8], mode: Mode) {
+        var runStart = 0
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let c = bytes[i]
+            let escape: UInt8?
+            switch c {
+            case 0x0A: escape = UInt8(ascii: "n")
+            case 0x22: escape = UInt8(ascii: "\"")
+            case 0x5C: escape = UInt8(ascii: "\\")
+            case 0x0D: escape = UInt8(ascii: "r")
+            case 0x09: escape = UInt8(ascii: "t")
+            case 0x08: escape = UInt8(ascii: "b")
+            case 0x0C: escape = UInt8(ascii: "f")
+            default:
+                if c < 0x20 && mode == .output {
+                    if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30])  // \u00
+                    out.append(Hex.digits[Int(c >> 4)])
+                    out.append(Hex.digits[Int(c & 0xF)])
+                    i += 1
+                    runStart = i
+                    continue
+                }
+                escape = nil
+            }
+            if let e = escape {
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                out.append(0x5C)
+                out.append(e)
+                runStart = i + 1
+            }
+            i += 1
+        }
+        if runStart < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<n])) }
+    }
+
+    @inlinable
+    public static func appendInt(_ value: Int64, to out: inout [UInt8]) {
+        if value == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var v = value.magnitude
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        let start = out.count
+        while v > 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(v % 10))
+            v /= 10
+        }
+        out[start...].reverse()
+    }
+
+    @inlinable
+    public static func appendHexString(_ value: Bytes32, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        value.appendHex(to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    public static func appendTags(_ tags: [[String]], to out: inout [UInt8], mode: Mode) {
+        out.append(UInt8(ascii: "["))
+        for (i, tag) in tags.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "["))
+            for (j, item) in tag.enumerated() {
+                if j > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(item, to: &out, mode: mode)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+}
+
+extension Event {
+    /// The NIP-01 serialization `[0,pubkey,created_at,kind,tags,content]` whose SHA-256 is the id.
+    public func appendCanonical(to out: inout [UInt8]) {
+        out.append(contentsOf: [UInt8(ascii: "["), UInt8(ascii: "0"), UInt8(ascii: ",")])
+        JSONWriter.appendHexString(pubkey, to: &out)
+        out.append(UInt8(ascii: ","))
+        JSONWriter.appendInt(createdAt, to: &out)
+        out.append(UInt8(ascii: ","))
+        JSONWriter.appendInt(Int64(kind), to: &out)
+        out.append(UInt8(ascii: ","))
+        JSONWriter.appendTags(tags, to: &out, mode: .canonical)
+        out.append(UInt8(ascii: ","))
+        JSONWriter.appendString(content, to: &out, mode: .canonical)
+        out.append(UInt8(ascii: "]"))
+    }
+
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + content.utf8.count)
+        appendCanonical(to: &out)
+        return out
+    }
+
+    /// The event as a JSON object, the form relays store and send.
+    public func appendJSON(to out: inout [UInt8]) {
+        out.append(contentsOf: Array(#"{"id":"#.utf8))
+        JSONWriter.appendHexString(id, to: &out)
+        out.append(contentsOf: Array(#","pubkey":"#.utf8))
+        JSONWriter.appendHexString(pubkey, to: &out)
+        out.append(contentsOf: Array(#","created_at":"#.utf8))
+        JSONWriter.appendInt(createdAt, to: &out)
+        out.append(contentsOf: Array(#","kind":"#.utf8))
+        JSONWriter.appendInt(Int64(kind), to: &out)
+        out.append(contentsOf: Array(#","tags":"#.utf8))
+        JSONWriter.appendTags(tags, to: &out, mode: .output)
+        out.append(contentsOf: Array(#","content":"#.utf8))
+        JSONWriter.appendString(content, to: &out, mode: .output)
+        out.append(contentsOf: Array(#","sig":""#.utf8))
+        sig.appendHex(to: &out)
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "}")])
+    }
+
+    public var jsonBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(300 + content.utf8.count)
+        appendJSON(to: &out)
+        return out
+    }
+
+    public var json: String { String(decoding: jsonBytes, as: UTF8.self) }
+}

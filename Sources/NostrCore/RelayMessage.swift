@@ -1,0 +1,60 @@
+/// Writers for the messages a relay sends (NIP-01, NIP-42). Each appends JSON bytes.
+public enum RelayMessage {
+    public static func ok(id: Bytes32, accepted: Bool, message: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(100 + message.utf8.count)
+        out.append(contentsOf: Array(#"["OK","#.utf8))
+        JSONWriter.appendHexString(id, to: &out)
+        out.append(contentsOf: Array((accepted ? ",true," : ",false,").utf8))
+        JSONWriter.appendString(message, to: &out, mode: .output)
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    public static func eose(subscriptionID: String) -> [UInt8] {
+        var out: [UInt8] = Array(#"["EOSE","#.utf8)
+        JSONWriter.appendString(subscriptionID, to: &out, mode: .output)
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    public static func closed(subscriptionID: String, message: String) -> [UInt8] {
+        var out: [UInt8] = Array(#"["CLOSED","#.utf8)
+        JSONWriter.appendString(subscriptionID, to: &out, mode: .output)
+        out.append(UInt8(ascii: ","))
+        JSONWriter.appendString(message, to: &out, mode: .output)
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    public static func notice(_ message: String) -> [UInt8] {
+        var out: [UInt8] = Array(#"["NOTICE","#.utf8)
+        JSONWriter.appendString(message, to: &out, mode: .output)
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    public static func auth(challenge: String) -> [UInt8] {
+        var out: [UInt8] = Array(#"["AUTH","#.utf8)
+        JSONWriter.appendString(challenge, to: &out, mode: .output)
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// The prefix `["EVENT","<subid>",` that goes in front of stored event JSON, plus the `]`.
+    public static func appendEventPrefix(subscriptionID: String, to out: inout [UInt8]) {
+        out.append(contentsOf: Array(#"["EVENT","#.utf8))
+        JSONWriter.appendString(subscriptionID, to: &out, mode: .output)
+        out.append(UInt8(ascii: ","))
+    }
+
+    /// A whole `["EVENT","<subid>",<event>]` frame around already serialized event JSON.
+    public static func event(subscriptionID: String, eventJSON: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(eventJSON.count + subscriptionID.utf8.count + 16)
+        appendEventPrefix(subscriptionID: subscriptionID, to: &out)
+        out.append(contentsOf: eventJSON)
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+}

@@ -1,0 +1,45 @@
+import CLMDB
+
+typealias MDBDatabase = MDB_dbi
+
+/// The named LMDB databases of the store and what each maps.
+struct Databases: Sendable {
+    /// id → event JSON, as sent to clients.
+    let events: MDBDatabase
+    /// inverted created_at + id → (empty): every event, newest first.
+    let created: MDBDatabase
+    /// pubkey + inverted created_at + id
+    let author: MDBDatabase
+    /// kind + inverted created_at + id
+    let kind: MDBDatabase
+    /// pubkey + kind + inverted created_at + id
+    let authorKind: MDBDatabase
+    /// tag letter + hash(value) + inverted created_at + id
+    let tag: MDBDatabase
+    /// pubkey + kind + hash(d) → id of the current replaceable/addressable version
+    let address: MDBDatabase
+    /// deleted id + deleter pubkey → (empty): NIP-09 `e` deletions
+    let tombstone: MDBDatabase
+    /// pubkey + kind + hash(d) → created_at of the newest `a` deletion
+    let addressTombstone: MDBDatabase
+    /// expiration + id → (empty): NIP-40 sweep order
+    let expiration: MDBDatabase
+    /// store metadata (schema version)
+    let meta: MDBDatabase
+
+    static let count: UInt32 = 11
+
+    init(_ txn: LMDBTransaction) throws {
+        events = try txn.open("events", create: true)
+        created = try txn.open("created", create: true)
+        author = try txn.open("author", create: true)
+        kind = try txn.open("kind", create: true)
+        authorKind = try txn.open("author_kind", create: true)
+        tag = try txn.open("tag", create: true)
+        address = try txn.open("address", create: true)
+        tombstone = try txn.open("tombstone", create: true)
+        addressTombstone = try txn.open("address_tombstone", create: true)
+        expiration = try txn.open("expiration", create: true)
+        meta = try txn.open("meta", create: true)
+    }
+}

@@ -1,0 +1,109 @@
+import NostrCore
+
+/// Write operations. Only `EventWriter` calls these, inside its one write transaction.
+extension EventStore {
+    func insert(_ txn: LMDBTransaction, _ event: Event, json: [UInt8]) throws -> WriteOutcome {
+        let idKey = IndexKeys.id(event.id)
+        if try txn.contains(dbs.events, idKey) { return .duplicate }
+        if try txn.contains(dbs.tombstone, IndexKeys.tombstone(id: event.id, pubkey: event.pubkey)) { return .deleted }
+
+        switch event.kindClass {
+        case .replaceable, .addressable:
+            let address = IndexKeys.address(of: event)
+            if let deletedUpTo = try txn.getBytes(dbs.addressTombstone, address),
+                Int64(bitPattern: deletedUpTo.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) }) >= event.createdAt
+            {
+                return .deleted
+            }
+            if let currentID = try txn.getBytes(dbs.address, address).flatMap(Bytes32.init),
+                let current = try load(txn, id: currentID)
+            {
+                let newer =
+                    event.createdAt > current.event.createdAt
+                    || (event.createdAt == current.event.createdAt && event.id < current.event.id)
+                guard newer else { return .obsolete }
+                try remove(txn, current.event)
+            }
+            try txn.put(dbs.address, address, idKey)
+        case .regular, .ephemeral:
+            break
+        }
+
+        if event.kind == Kinds.deletion { try applyDeletion(txn, event) }
+
+        try txn.put(dbs.events, idKey, json)
+        for (dbi, key) in IndexKeys.entries(for: event, in: dbs) { try txn.put(dbi, key, []) }
+        return .saved
+    }
+
+    /// NIP-09: `e` tags delete the deleter's own events and leave a tombstone so that they cannot
+    /// come back; `a` tags delete every version up to the request's created_at.
+    func applyDeletion(_ txn: LMDBTransaction, _ deletion: Event) throws {
+        for tag in deletion.tags where tag.count >= 2 {
+            if tag[0] == "e", let target = Bytes32(hex: tag[1]) {
+                if let stored = try load(txn, id: target), stored.event.pubkey == deletion.pubkey,
+                    stored.event.kind != Kinds.deletion
+                {
+                    try remove(txn, stored.event)
+                }
+                try txn.put(dbs.tombstone, IndexKeys.tombstone(id: target, pubkey: deletion.pubkey), [])
+            } else if tag[0] == "a", let (kind, pubkey, d) = Self.parseAddress(tag[1]), pubkey == deletion.pubkey {
+                let kindClass = KindClass(kind: kind)
+                guard kindClass == .replaceable || kindClass == .addressable else { continue }
+                let address = IndexKeys.address(pubkey: pubkey, kind: kind, d: kindClass == .addressable ? d : "")
+                var upTo = deletion.createdAt
+                if let previous = try txn.getBytes(dbs.addressTombstone, address) {
+                    upTo = max(upTo, Int64(bitPattern: previous.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) }))
+                }
+                var value: [UInt8] = []
+                IndexKeys.append(UInt64(bitPattern: upTo), to: &value)
+                try txn.put(dbs.addressTombstone, address, value)
+                if let currentID = try txn.getBytes(dbs.address, address).flatMap(Bytes32.init),
+                    let current = try load(txn, id: currentID), current.event.createdAt <= deletion.createdAt
+                {
+                    try remove(txn, current.event)
+                }
+            }
+        }
+    }
+
+    /// `<kind>:<pubkey hex>:<d>` from an `a` tag.
+    static func parseAddress(_ value: String) -> (UInt16, Bytes32, String)? {
+        let parts = value.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let kind = UInt16(parts[0]), let pubkey = Bytes32(hex: String(parts[1])) else {
+            return nil
+        }
+        return (kind, pubkey, String(parts[2]))
+    }
+
+    /// Removes an event and all its index entries.
+    func remove(_ txn: LMDBTransaction, _ event: Event) throws {
+        let idKey = IndexKeys.id(event.id)
+        try txn.delete(dbs.events, idKey)
+        for (dbi, key) in IndexKeys.entries(for: event, in: dbs) { try txn.delete(dbi, key) }
+        if event.kindClass == .replaceable || event.kindClass == .addressable {
+            let address = IndexKeys.address(of: event)
+            if try txn.getBytes(dbs.address, address) == idKey { try txn.delete(dbs.address, address) }
+        }
+    }
+
+    /// NIP-40: removes up to `max` events whose expiration is at or before `now`.
+    func sweepExpired(_ txn: LMDBTransaction, now: Int64, max: Int) throws -> Int {
+        var due: [[UInt8]] = []
+        try txn.scan(dbs.expiration, from: []) { key, _ in
+            guard key.count == 40, due.count < max else { return false }
+            guard Int64(bitPattern: IndexKeys.readUInt64(key, at: 0)) <= now else { return false }
+            due.append(Array(key))
+            return true
+        }
+        for key in due {
+            let id = key.withUnsafeBytes { Bytes32(bytes: UnsafeRawBufferPointer(rebasing: $0[8...])) }
+            if let stored = try load(txn, id: id) {
+                try remove(txn, stored.event)
+            } else {
+                try txn.delete(dbs.expiration, key)  // its event is gone already
+            }
+        }
+        return due.count
+    }
+}

@@ -1,0 +1,157 @@
+import Logging
+import NostrCore
+
+/// The one thread that writes to the store. It drains its bounded inbox into a single LMDB
+/// transaction (group commit), commits, and only then reports each event's outcome, so an
+/// outcome of `.saved` means durably on disk. Between batches it sweeps expired events.
+public final class EventWriter: @unchecked Sendable {
+    public typealias Completion = @Sendable (WriteOutcome) -> Void
+
+    struct Job {
+        let event: Event
+        let json: [UInt8]
+        let completion: Completion
+    }
+
+    public let capacity: Int
+    public let maxBatch: Int
+    private let store: EventStore
+    private let clock: UnixClock
+    private let sweepInterval: Int64
+    private let logger: Logger
+    private let lock = ConditionLock()
+    private var inbox: [Job] = []
+    private var stopping = false
+    private var finished = false
+    private var started = false
+
+    public init(
+        store: EventStore, capacity: Int = 4096, maxBatch: Int = 1024, sweepInterval: Int64 = 60,
+        clock: @escaping UnixClock, logger: Logger
+    ) {
+        self.store = store
+        self.capacity = capacity
+        self.maxBatch = maxBatch
+        self.sweepInterval = sweepInterval
+        self.clock = clock
+        self.logger = logger
+        inbox.reserveCapacity(capacity)
+    }
+
+    public func start() {
+        lock.withLock { started = true }
+        startThread(name: "tern-writer") { [self] in run() }
+    }
+
+    /// Queues an event. Returns false, without queueing, when the inbox is full or closed.
+    public func submit(_ event: Event, json: [UInt8], completion: @escaping Completion) -> Bool {
+        let accepted = lock.withLock { () -> Bool in
+            guard !stopping, inbox.count < capacity else { return false }
+            inbox.append(Job(event: event, json: json, completion: completion))
+            return true
+        }
+        if accepted { lock.signal() }
+        return accepted
+    }
+
+    public var queued: Int { lock.withLock { inbox.count } }
+
+    /// Refuses new work, commits everything queued, and waits for the thread to finish.
+    public func shutdown() {
+        lock.withLock {
+            stopping = true
+            if !started { finished = true }
+        }
+        lock.signal()
+        lock.withLock {
+            while !finished { lock.wait(seconds: 1) }
+        }
+    }
+
+    private func run() {
+        var lastSweep = clock()
+        while true {
+            var batch: [Job] = []
+            let exit = lock.withLock { () -> Bool in
+                if inbox.isEmpty && !stopping { lock.wait(seconds: 1) }
+                if inbox.count <= maxBatch {
+                    swap(&batch, &inbox)
+                    inbox.reserveCapacity(capacity)
+                } else {
+                    batch = Array(inbox[..<maxBatch])
+                    inbox.removeFirst(maxBatch)
+                }
+                return batch.isEmpty && stopping
+            }
+            if exit { break }
+            if !batch.isEmpty { commit(batch) }
+            let now = clock()
+            if now - lastSweep >= sweepInterval {
+                lastSweep = now
+                sweep(now: now)
+            }
+        }
+        lock.withLock { finished = true }
+        lock.signal()
+    }
+
+    /// One transaction for the whole batch; if it fails, each job is retried alone so that one
+    /// bad write cannot fail the others.
+    private func commit(_ batch: [Job]) {
+        var outcomes: [WriteOutcome] = []
+        outcomes.reserveCapacity(batch.count)
+        do {
+            let txn = try store.env.begin(readOnly: false)
+            do {
+                for job in batch { outcomes.append(try store.insert(txn, job.event, json: job.json)) }
+                try txn.commit()
+            } catch {
+                txn.abort()
+                throw error
+            }
+        } catch {
+            logger.warning("batch commit failed; retrying one by one", metadata: ["error": "\(error)"])
+            outcomes = batch.map(commitAlone)
+        }
+        for (job, outcome) in zip(batch, outcomes) { job.completion(outcome) }
+    }
+
+    private func commitAlone(_ job: Job) -> WriteOutcome {
+        do {
+            let txn = try store.env.begin(readOnly: false)
+            do {
+                let outcome = try store.insert(txn, job.event, json: job.json)
+                try txn.commit()
+                return outcome
+            } catch {
+                txn.abort()
+                throw error
+            }
+        } catch let error as LMDBError {
+            return .failed(error.isMapFull ? "storage is full" : "storage error: \(error)")
+        } catch {
+            return .failed("storage error: \(error)")
+        }
+    }
+
+    /// Removes expired events (NIP-40) in bounded steps.
+    public func sweep(now: Int64) {
+        do {
+            while true {
+                let txn = try store.env.begin(readOnly: false)
+                let removed: Int
+                do {
+                    removed = try store.sweepExpired(txn, now: now, max: 1000)
+                    try txn.commit()
+                } catch {
+                    txn.abort()
+                    throw error
+                }
+                if removed > 0 { logger.debug("expired events removed", metadata: ["count": "\(removed)"]) }
+                if removed < 1000 { break }
+            }
+        } catch {
+            logger.warning("expiration sweep failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import CLMDB
+
+/// An LMDB error with the library's own text.
+public struct LMDBError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public init(_ code: Int32) { self.code = code }
+    public var description: String { String(cString: mdb_strerror(code)) }
+    public var isMapFull: Bool { code == MDB_MAP_FULL }
+}
+
+@inline(__always)
+func check(_ rc: Int32) throws {
+    if rc != 0 { throw LMDBError(rc) }
+}
+
+/// An LMDB environment: one memory-mapped file with named databases.
+final class LMDBEnvironment: @unchecked Sendable {
+    let handle: OpaquePointer
+
+    init(path: String, mapSize: Int, maxDatabases: UInt32, maxReaders: UInt32) throws {
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env))
+        handle = env!
+        do {
+            try check(mdb_env_set_mapsize(handle, mapSize))
+            try check(mdb_env_set_maxdbs(handle, maxDatabases))
+            try check(mdb_env_set_maxreaders(handle, maxReaders))
+            // NOTLS: read transactions are not tied to threads, so event-loop threads may use them.
+            try check(mdb_env_open(handle, path, UInt32(MDB_NOTLS), 0o644))
+        } catch {
+            mdb_env_close(handle)
+            throw error
+        }
+    }
+
+    func close() { mdb_env_close(handle) }
+
+    func begin(readOnly: Bool) throws -> LMDBTransaction {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
+        return LMDBTransaction(handle: txn!)
+    }
+}
+
+/// A transaction. Read transactions are short and aborted when done; the writer commits its own.
+struct LMDBTransaction {
+    let handle: OpaquePointer
+
+    func commit() throws { try check(mdb_txn_commit(handle)) }
+    func abort() { mdb_txn_abort(handle) }
+
+    func open(_ name: String, create: Bool) throws -> MDB_dbi {
+        var dbi: MDB_dbi = 0
+        try check(mdb_dbi_open(handle, name, create ? UInt32(MDB_CREATE) : 0, &dbi))
+        return dbi
+    }
+
+    /// Calls `body` with the value stored under `key`, or returns nil when there is none.
+    func get<R>(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) throws -> R? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_get(handle, dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc)
+        return body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+    }
+
+    func contains(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { (k) throws -> Bool in try get(dbi, k) { _ in true } ?? false }
+    }
+
+    func getBytes(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> [UInt8]? {
+        try key.withUnsafeBytes { (k) throws -> [UInt8]? in try get(dbi, k) { Array($0) } }
+    }
+
+    func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8]) throws {
+        try key.withUnsafeBytes { (k) throws in
+            try value.withUnsafeBytes { (v) throws in
+                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                try check(mdb_put(handle, dbi, &kv, &vv, 0))
+            }
+        }
+    }
+
+    /// Deletes `key`; a key that is not there is not an error.
+    func delete(_ dbi: MDB_dbi, _ key: [UInt8]) throws {
+        try key.withUnsafeBytes { (k) throws in
+            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            let rc = mdb_del(handle, dbi, &kv, nil)
+            if rc != MDB_NOTFOUND { try check(rc) }
+        }
+    }
+
+    /// Walks keys from the first one >= `start` in ascending order while `body` returns true.
+    func scan(_ dbi: MDB_dbi, from start: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool)
+        throws
+    {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(handle, dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        var rc: Int32 = start.withUnsafeBytes { s in
+            k = MDB_val(mv_size: s.count, mv_data: UnsafeMutableRawPointer(mutating: s.baseAddress))
+            return mdb_cursor_get(cursor, &k, &v, start.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
+        }
+        while rc == 0 {
+            let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+            let value = UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+            if !body(key, value) { return }
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        if rc != MDB_NOTFOUND { try check(rc) }
+    }
+
+    func count(_ dbi: MDB_dbi) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(handle, dbi, &stat))
+        return stat.ms_entries
+    }
+}

@@ -1,0 +1,48 @@
+/// The limits the relay enforces and advertises in NIP-11 under `limitation`.
+public struct Limits: Sendable, Equatable {
+    /// Largest WebSocket message accepted, in bytes.
+    public var maxMessageLength = 131_072
+    /// Largest event accepted, in bytes of its JSON.
+    public var maxEventSize = 65_536
+    /// Largest `content`, in unicode characters.
+    public var maxContentLength = 65_536
+    public var maxSubscriptions = 32
+    public var maxFilters = 16
+    /// Largest number of values in one filter list.
+    public var maxFilterValues = 1000
+    /// Each filter's `limit` is clamped to this.
+    public var maxLimit = 500
+    /// Used when a filter has no `limit`.
+    public var defaultLimit = 100
+    public var maxSubscriptionIDLength = 64
+    public var maxEventTags = 2000
+    /// Seconds an event's created_at may lie in the future.
+    public var createdAtUpperLimit: Int64 = 900
+    /// Seconds an event's created_at may lie in the past; 0 means no limit.
+    public var createdAtLowerLimit: Int64 = 0
+    /// Seconds of silence before the relay pings a client; a client that does not answer the
+    /// ping within another interval is disconnected.
+    public var pingInterval: Int64 = 30
+    /// Seconds without any message from a client before it is disconnected.
+    public var idleTimeout: Int64 = 600
+    /// Bytes the relay may hold queued for one client that does not read; past it, it is closed.
+    public var outboundBudget = 4 << 20
+    /// Events one connection may have waiting for the writer before the relay stops reading it.
+    public var maxEventsInFlight = 256
+    /// Seconds an AUTH event's created_at may differ from now (NIP-42).
+    public var authWindow: Int64 = 600
+
+    public init() {}
+}
+
+/// Relay-wide policy switches.
+public struct Policy: Sendable, Equatable {
+    /// NIP-70: accept `["-"]` events from their authenticated author (otherwise reject them all).
+    public var acceptProtectedEvents = true
+    /// Require NIP-42 AUTH before any EVENT is accepted.
+    public var authRequiredForWrites = false
+    /// Require NIP-42 AUTH before any REQ is answered.
+    public var authRequiredForReads = false
+
+    public init() {}
+}

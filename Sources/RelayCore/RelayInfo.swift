@@ -1,0 +1,106 @@
+import NostrCore
+
+/// What the operator says about the relay: NIP-11 fields and the address clients use.
+public struct RelayInfo: Sendable, Equatable {
+    public var name = "tern"
+    public var description = "A Nostr relay written in Swift."
+    public var pubkey: String?
+    public var contact: String?
+    public var icon: String?
+    /// The public WebSocket URL (used to check NIP-42 `relay` tags); empty: any host is accepted.
+    public var url = ""
+    public static let software = "https://github.com/tern-relay/tern"
+    public static let version = "0.1.0"
+    /// Exactly the NIPs implemented.
+    public static let supportedNIPs = [1, 9, 11, 40, 42, 70]
+
+    public init() {}
+
+    /// The NIP-11 relay information document.
+    public func document(limits: Limits, policy: Policy) -> [UInt8] {
+        var o = ObjectWriter()
+        o.string("name", name)
+        o.string("description", description)
+        if let pubkey { o.string("pubkey", pubkey) }
+        if let contact { o.string("contact", contact) }
+        if let icon { o.string("icon", icon) }
+        o.raw("supported_nips", "[" + Self.supportedNIPs.map { "\($0)" }.joined(separator: ",") + "]")
+        o.string("software", Self.software)
+        o.string("version", Self.version)
+        var l = ObjectWriter()
+        l.raw("max_message_length", "\(limits.maxMessageLength)")
+        l.raw("max_subscriptions", "\(limits.maxSubscriptions)")
+        l.raw("max_filters", "\(limits.maxFilters)")
+        l.raw("max_limit", "\(limits.maxLimit)")
+        l.raw("default_limit", "\(limits.defaultLimit)")
+        l.raw("max_subid_length", "\(limits.maxSubscriptionIDLength)")
+        l.raw("max_event_tags", "\(limits.maxEventTags)")
+        l.raw("max_content_length", "\(limits.maxContentLength)")
+        l.raw("auth_required", policy.authRequiredForReads || policy.authRequiredForWrites ? "true" : "false")
+        l.raw("payment_required", "false")
+        l.raw("restricted_writes", policy.authRequiredForWrites ? "true" : "false")
+        if limits.createdAtLowerLimit > 0 { l.raw("created_at_lower_limit", "\(limits.createdAtLowerLimit)") }
+        l.raw("created_at_upper_limit", "\(limits.createdAtUpperLimit)")
+        o.raw("limitation", l.finish())
+        return Array(o.finish().utf8)
+    }
+
+    /// A small HTML page for people who open the relay's address in a browser.
+    public func page(limits: Limits) -> String {
+        func esc(_ s: String) -> String {
+            var out = ""
+            for c in s {
+                switch c {
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "&": out += "&amp;"
+                case "\"": out += "&quot;"
+                default: out.append(c)
+                }
+            }
+            return out
+        }
+        let nips = Self.supportedNIPs.map { String(format2: $0) }.joined(separator: ", ")
+        let address = url.isEmpty ? "this server's address, over WebSocket" : url
+        return """
+            <!doctype html>
+            <html><head><meta charset="utf-8"><title>\(esc(name))</title></head>
+            <body>
+            <h1>\(esc(name))</h1>
+            <p>\(esc(description))</p>
+            <p>Connect a Nostr client to <code>\(esc(address))</code>.</p>
+            <p>Supported NIPs: \(nips)</p>
+            <p>Software: tern \(Self.version)</p>
+            </body></html>
+
+            """
+    }
+}
+
+extension String {
+    /// A NIP number with two digits, as NIPs are named.
+    init(format2 n: Int) { self = n < 10 ? "0\(n)" : "\(n)" }
+}
+
+/// Builds a JSON object from keys and pre-rendered values.
+struct ObjectWriter {
+    private var out: [UInt8] = [UInt8(ascii: "{")]
+
+    mutating func raw(_ key: String, _ json: String) {
+        if out.count > 1 { out.append(UInt8(ascii: ",")) }
+        JSONWriter.appendString(key, to: &out, mode: .output)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: Array(json.utf8))
+    }
+
+    mutating func string(_ key: String, _ value: String) {
+        var v: [UInt8] = []
+        JSONWriter.appendString(value, to: &v, mode: .output)
+        raw(key, String(decoding: v, as: UTF8.self))
+    }
+
+    mutating func finish() -> String {
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+}

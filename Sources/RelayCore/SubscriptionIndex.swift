@@ -1,0 +1,141 @@
+import NostrCore
+import Synchronization
+
+/// Something that receives live events for its subscriptions (a connection's session).
+public protocol Subscriber: AnyObject, Sendable {
+    /// `eventJSON` is serialized once for all recipients; `subscriptionIDs` are this
+    /// subscriber's subscriptions that the event matched.
+    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String])
+}
+
+/// The live subscriptions of every connection, indexed by id, author, tag and kind, so that an
+/// event is checked only against filters that could match it, never against all of them.
+public final class SubscriptionIndex: Sendable {
+    struct Key: Hashable {
+        let connection: UInt64
+        let subscriptionID: String
+    }
+
+    struct Ref: Equatable {
+        let key: Key
+        let filter: Int
+    }
+
+    struct TagKey: Hashable {
+        let name: UInt8
+        let value: String
+    }
+
+    struct Entry {
+        let subscriber: any Subscriber
+        let filters: [Filter]
+    }
+
+    struct State {
+        var entries: [Key: Entry] = [:]
+        var byConnection: [UInt64: Set<String>] = [:]
+        var byID: [Bytes32: [Ref]] = [:]
+        var byAuthor: [Bytes32: [Ref]] = [:]
+        var byTag: [TagKey: [Ref]] = [:]
+        var byKind: [UInt16: [Ref]] = [:]
+        var all: [Ref] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    public func count(connection: UInt64) -> Int {
+        state.withLock { $0.byConnection[connection]?.count ?? 0 }
+    }
+
+    /// Adds a subscription, replacing one with the same id on the same connection.
+    public func add(connection: UInt64, subscriptionID: String, filters: [Filter], subscriber: any Subscriber) {
+        let key = Key(connection: connection, subscriptionID: subscriptionID)
+        state.withLock { s in
+            Self.unindex(&s, key)
+            s.entries[key] = Entry(subscriber: subscriber, filters: filters)
+            s.byConnection[connection, default: []].insert(subscriptionID)
+            for (i, filter) in filters.enumerated() where !filter.matchesNothing {
+                let ref = Ref(key: key, filter: i)
+                if let ids = filter.ids {
+                    for id in ids { s.byID[id, default: []].append(ref) }
+                } else if let authors = filter.authors {
+                    for a in authors { s.byAuthor[a, default: []].append(ref) }
+                } else if let tag = filter.tags.first {
+                    for v in tag.values { s.byTag[TagKey(name: tag.name, value: v), default: []].append(ref) }
+                } else if let kinds = filter.kinds {
+                    for k in kinds { s.byKind[k, default: []].append(ref) }
+                } else {
+                    s.all.append(ref)
+                }
+            }
+        }
+    }
+
+    public func remove(connection: UInt64, subscriptionID: String) {
+        state.withLock { s in Self.unindex(&s, Key(connection: connection, subscriptionID: subscriptionID)) }
+    }
+
+    public func removeAll(connection: UInt64) {
+        state.withLock { s in
+            for id in s.byConnection[connection] ?? [] {
+                Self.unindex(&s, Key(connection: connection, subscriptionID: id))
+            }
+            s.byConnection[connection] = nil
+        }
+    }
+
+    public func contains(connection: UInt64, subscriptionID: String) -> Bool {
+        state.withLock { $0.entries[Key(connection: connection, subscriptionID: subscriptionID)] != nil }
+    }
+
+    private static func unindex(_ s: inout State, _ key: Key) {
+        guard let entry = s.entries.removeValue(forKey: key) else { return }
+        s.byConnection[key.connection]?.remove(key.subscriptionID)
+        if s.byConnection[key.connection]?.isEmpty == true { s.byConnection[key.connection] = nil }
+        func drop<K: Hashable>(_ map: inout [K: [Ref]], _ k: K) {
+            map[k]?.removeAll { $0.key == key }
+            if map[k]?.isEmpty == true { map[k] = nil }
+        }
+        for filter in entry.filters where !filter.matchesNothing {
+            if let ids = filter.ids {
+                for id in ids { drop(&s.byID, id) }
+            } else if let authors = filter.authors {
+                for a in authors { drop(&s.byAuthor, a) }
+            } else if let tag = filter.tags.first {
+                for v in tag.values { drop(&s.byTag, TagKey(name: tag.name, value: v)) }
+            } else if let kinds = filter.kinds {
+                for k in kinds { drop(&s.byKind, k) }
+            } else {
+                s.all.removeAll { $0.key == key }
+            }
+        }
+    }
+
+    /// The subscribers whose subscriptions match `event`, each with its matching ids.
+    public func match(_ event: Event) -> [(any Subscriber, [String])] {
+        state.withLock { s in
+            var matched: [Key: Void] = [:]
+            var byConnection: [UInt64: (any Subscriber, [String])] = [:]
+            func consider(_ refs: [Ref]?) {
+                guard let refs else { return }
+                for ref in refs where matched[ref.key] == nil {
+                    guard let entry = s.entries[ref.key], entry.filters[ref.filter].matches(event) else { continue }
+                    matched[ref.key] = ()
+                    byConnection[ref.key.connection, default: (entry.subscriber, [])].1.append(ref.key.subscriptionID)
+                }
+            }
+            consider(s.byID[event.id])
+            consider(s.byAuthor[event.pubkey])
+            if !s.byTag.isEmpty {
+                event.forEachIndexedTag { name, value in consider(s.byTag[TagKey(name: name, value: value)]) }
+            }
+            consider(s.byKind[event.kind])
+            consider(s.all)
+            return Array(byConnection.values)
+        }
+    }
+}

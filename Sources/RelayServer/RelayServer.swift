@@ -1,0 +1,100 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import RelayCore
+import Synchronization
+
+/// The relay's network front: one TCP port serving HTTP (NIP-11, page, health) and WebSocket
+/// upgrades at `/`, on a SwiftNIO event loop group with one loop per core.
+public final class RelayServer: Sendable {
+    public let relay: Relay
+    private let group: MultiThreadedEventLoopGroup
+    private let registry = ConnectionRegistry()
+    private let nextConnectionID = Atomic<UInt64>(1)
+    private let serverChannel = Mutex<Channel?>(nil)
+    private let stopped = Atomic<Bool>(false)
+
+    public init(relay: Relay, threads: Int = System.coreCount) {
+        self.relay = relay
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+    }
+
+    /// Binds and starts accepting. Returns the bound port (useful with port 0).
+    @discardableResult
+    public func start(host: String, port: Int) throws -> Int {
+        let relay = relay
+        let registry = registry
+        let limits = relay.limits
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                let connectionID = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+                return channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    let http = HTTPHandler(relay: relay, healthy: { [self] in !stopped.load(ordering: .relaxed) })
+                    let upgrader = NIOWebSocketServerUpgrader(
+                        maxFrameSize: limits.maxMessageLength,
+                        automaticErrorHandling: false,
+                        shouldUpgrade: { channel, head in
+                            let path = head.uri.split(separator: "?", maxSplits: 1).first ?? "/"
+                            return channel.eventLoop.makeSucceededFuture(path == "/" ? HTTPHeaders() : nil)
+                        },
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                let sync = channel.pipeline.syncOperations
+                                try sync.addHandler(
+                                    NIOWebSocketFrameAggregator(
+                                        minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
+                                        maxAccumulatedFrameSize: limits.maxMessageLength))
+                                try sync.addHandler(
+                                    WebSocketHandler(relay: relay, connectionID: connectionID, registry: registry))
+                            }
+                        })
+                    try sync.addHandler(IdleStateHandler(readTimeout: .seconds(limits.pingInterval)))
+                    try sync.configureHTTPServerPipeline(
+                        withServerUpgrade: (
+                            upgraders: [upgrader],
+                            completionHandler: { context in
+                                context.pipeline.syncOperations.removeHandler(http, promise: nil)
+                            }
+                        ))
+                    try sync.addHandler(http)
+                }
+            }
+        let channel = try bootstrap.bind(host: host, port: port).wait()
+        serverChannel.withLock { $0 = channel }
+        let bound = channel.localAddress?.port ?? port
+        relay.logger.info("listening", metadata: ["address": "\(host):\(bound)"])
+        return bound
+    }
+
+    public var connectionCount: Int { registry.count }
+
+    /// Graceful shutdown: stop accepting, stop reading, let the writer commit and answer what it
+    /// holds, then close every connection with a close frame.
+    public func shutdown() {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        relay.logger.info("shutting down", metadata: ["connections": "\(registry.count)"])
+        if let channel = serverChannel.withLock({ $0 }) { try? channel.close().wait() }
+        let connections = registry.all
+        for transport in connections {
+            try? transport.loop.submit { transport.setReading(false) }.wait()
+        }
+        relay.writer.shutdown()
+        for transport in connections {
+            let closed = transport.loop.submit { () -> EventLoopFuture<Void> in
+                transport.close(code: .goingAway, reason: "relay shutting down")
+                return transport.channel.closeFuture
+            }.flatMap { $0 }
+            _ = try? closed.wait()
+        }
+        try? group.syncShutdownGracefully()
+        relay.store.close()
+        relay.logger.info("stopped")
+    }
+}

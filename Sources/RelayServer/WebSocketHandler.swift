@@ -1,0 +1,114 @@
+import Logging
+import NIOCore
+import NIOWebSocket
+import RelayCore
+
+/// Frame I/O for one WebSocket connection: text frames go to the session in order; pings,
+/// pongs and close frames are answered here; silence is met with a ping, and a peer that neither
+/// answers nor speaks is disconnected.
+final class WebSocketHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let relay: Relay
+    private let connectionID: UInt64
+    private let registry: ConnectionRegistry
+    private var transport: ChannelTransport?
+    private var session: RelaySession?
+    private var awaitingPong = false
+    private var lastMessageAt: Int64 = 0
+
+    init(relay: Relay, connectionID: UInt64, registry: ConnectionRegistry) {
+        self.relay = relay
+        self.connectionID = connectionID
+        self.registry = registry
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let transport = ChannelTransport(channel: context.channel, budget: relay.limits.outboundBudget)
+        let session = RelaySession(id: connectionID, relay: relay, transport: transport)
+        self.transport = transport
+        self.session = session
+        lastMessageAt = relay.clock()
+        registry.add(connectionID, transport)
+        session.start()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { finish() }
+
+    private func finish() {
+        session?.close()
+        session = nil
+        registry.remove(connectionID)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        awaitingPong = false
+        guard let transport, let session, !transport.closing else { return }
+        transport.beginBatch()
+        switch frame.opcode {
+        case .text:
+            lastMessageAt = relay.clock()
+            frame.unmaskedData.withUnsafeReadableBytes { raw in
+                session.receive(raw.bindMemory(to: UInt8.self))
+            }
+        case .binary:
+            lastMessageAt = relay.clock()
+            session.notice("invalid: binary messages are not supported; send JSON text")
+        case .ping:
+            var data = frame.unmaskedData
+            let pong = WebSocketFrame(fin: true, opcode: .pong, data: data.readSlice(length: data.readableBytes)!)
+            context.write(wrapOutboundOut(pong), promise: nil)
+        case .pong:
+            break
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readWebSocketErrorCode() ?? .normalClosure
+            transport.close(code: code == .unknown(1005) ? .normalClosure : code, reason: "")
+        default:
+            break
+        }
+        transport.endBatch()
+        context.flush()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent, let transport else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        if awaitingPong {
+            relay.logger.debug("no pong, closing", metadata: ["connection": "\(connectionID)"])
+            transport.close(code: .goingAway, reason: "ping timeout")
+        } else if relay.clock() - lastMessageAt >= relay.limits.idleTimeout {
+            transport.close(code: .goingAway, reason: "idle timeout")
+        } else {
+            awaitingPong = true
+            let ping = WebSocketFrame(fin: true, opcode: .ping, data: context.channel.allocator.buffer(capacity: 0))
+            context.writeAndFlush(wrapOutboundOut(ping), promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let transport else {
+            context.close(promise: nil)
+            return
+        }
+        switch error {
+        case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
+            session?.notice("invalid: message larger than \(relay.limits.maxMessageLength) bytes")
+            transport.close(code: .messageTooLarge, reason: "message too large")
+        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error:
+            transport.close(code: .protocolError, reason: "WebSocket protocol error")
+        default:
+            relay.logger.debug("connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+}

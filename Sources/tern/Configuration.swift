@@ -1,0 +1,144 @@
+import NostrStore
+import RelayCore
+
+/// Everything `tern serve` can be told. Sources, lowest to highest precedence: built-in
+/// defaults, the TOML file, `TERN_*` environment variables, command-line flags.
+struct Configuration {
+    var host = "127.0.0.1"
+    var port = 7447
+    var dataDirectory = "./tern-data"
+    var logLevel = "info"
+    var mapSizeMB = 8192
+    var info = RelayInfo()
+    var limits = Limits()
+    var policy = Policy()
+
+    /// One setting: its TOML section and key (the env var is TERN_SECTION_KEY) and how to set it.
+    struct Setting: Sendable {
+        let section: String
+        let key: String
+        let help: String
+        let apply: @Sendable (inout Configuration, String) throws(ConfigurationError) -> Void
+
+        var name: String { "\(section).\(key)" }
+        var environmentName: String { "TERN_\(section.uppercased())_\(key.uppercased())" }
+    }
+
+    static let settings: [Setting] = [
+        Setting(section: "server", key: "listen", help: "HOST:PORT to listen on") { c, v throws(ConfigurationError) in
+            (c.host, c.port) = try parseListen(v, name: "server.listen")
+        },
+        Setting(section: "server", key: "data", help: "data directory") { c, v throws(ConfigurationError) in
+            guard !v.isEmpty else { throw .invalid("server.data", v, "a directory path") }
+            c.dataDirectory = v
+        },
+        Setting(section: "server", key: "log_level", help: "trace, debug, info, notice, warning, error") {
+            c, v throws(ConfigurationError) in
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else {
+                throw .invalid("server.log_level", v, "one of trace, debug, info, notice, warning, error")
+            }
+            c.logLevel = v
+        },
+        Setting(section: "store", key: "map_size_mb", help: "LMDB map size in MiB (the largest the store may grow)") {
+            c, v throws(ConfigurationError) in c.mapSizeMB = try int(v, "store.map_size_mb", 1...(1 << 24))
+        },
+        text("relay", "name", "relay name (NIP-11)") { $0.info.name = $1 },
+        text("relay", "description", "relay description (NIP-11)") { $0.info.description = $1 },
+        text("relay", "pubkey", "operator's hex pubkey (NIP-11)") { $0.info.pubkey = $1 },
+        text("relay", "contact", "operator contact URI (NIP-11)") { $0.info.contact = $1 },
+        text("relay", "icon", "icon URL (NIP-11)") { $0.info.icon = $1 },
+        text("relay", "url", "public wss:// URL, checked against NIP-42 relay tags") { $0.info.url = $1 },
+        number("limits", "max_message_length", 1024...(16 << 20)) { $0.limits.maxMessageLength = $1 },
+        number("limits", "max_event_size", 256...(16 << 20)) { $0.limits.maxEventSize = $1 },
+        number("limits", "max_content_length", 0...(16 << 20)) { $0.limits.maxContentLength = $1 },
+        number("limits", "max_subscriptions", 1...10_000) { $0.limits.maxSubscriptions = $1 },
+        number("limits", "max_filters", 1...1000) { $0.limits.maxFilters = $1 },
+        number("limits", "max_filter_values", 1...100_000) { $0.limits.maxFilterValues = $1 },
+        number("limits", "max_limit", 1...100_000) { $0.limits.maxLimit = $1 },
+        number("limits", "default_limit", 1...100_000) { $0.limits.defaultLimit = $1 },
+        number("limits", "max_subid_length", 1...1024) { $0.limits.maxSubscriptionIDLength = $1 },
+        number("limits", "max_event_tags", 0...100_000) { $0.limits.maxEventTags = $1 },
+        number("limits", "created_at_upper_limit", 0...(1 << 40)) { $0.limits.createdAtUpperLimit = Int64($1) },
+        number("limits", "created_at_lower_limit", 0...(1 << 40)) { $0.limits.createdAtLowerLimit = Int64($1) },
+        number("limits", "ping_interval", 1...86_400) { $0.limits.pingInterval = Int64($1) },
+        number("limits", "idle_timeout", 1...(86_400 * 7)) { $0.limits.idleTimeout = Int64($1) },
+        number("limits", "outbound_budget", 4096...(1 << 30)) { $0.limits.outboundBudget = $1 },
+        number("limits", "max_events_in_flight", 1...100_000) { $0.limits.maxEventsInFlight = $1 },
+        flag("policy", "accept_protected_events") { $0.policy.acceptProtectedEvents = $1 },
+        flag("policy", "auth_required_for_writes") { $0.policy.authRequiredForWrites = $1 },
+        flag("policy", "auth_required_for_reads") { $0.policy.authRequiredForReads = $1 },
+    ]
+
+    static func text(_ section: String, _ key: String, _ help: String, _ set: @escaping @Sendable (inout Configuration, String) -> Void)
+        -> Setting
+    {
+        Setting(section: section, key: key, help: help) { c, v in set(&c, v) }
+    }
+
+    static func number(
+        _ section: String, _ key: String, _ range: ClosedRange<Int>, _ set: @escaping @Sendable (inout Configuration, Int) -> Void
+    ) -> Setting {
+        Setting(section: section, key: key, help: "integer in \(range.lowerBound)...\(range.upperBound)") {
+            c, v throws(ConfigurationError) in set(&c, try int(v, "\(section).\(key)", range))
+        }
+    }
+
+    static func flag(_ section: String, _ key: String, _ set: @escaping @Sendable (inout Configuration, Bool) -> Void) -> Setting {
+        Setting(section: section, key: key, help: "true or false") { c, v throws(ConfigurationError) in
+            switch v.lowercased() {
+            case "true", "1", "yes", "on": set(&c, true)
+            case "false", "0", "no", "off": set(&c, false)
+            default: throw .invalid("\(section).\(key)", v, "true or false")
+            }
+        }
+    }
+
+    static func int(_ v: String, _ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let n = Int(v), range.contains(n) else {
+            throw .invalid(name, v, "an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    static func parseListen(_ v: String, name: String) throws(ConfigurationError) -> (String, Int) {
+        guard let colon = v.lastIndex(of: ":") else { throw .invalid(name, v, "HOST:PORT") }
+        var host = String(v[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(v[v.index(after: colon)...]), (0...65535).contains(port) else {
+            throw .invalid(name, v, "HOST:PORT with a port from 0 to 65535")
+        }
+        return (host, port)
+    }
+
+    mutating func set(_ name: String, _ value: String) throws(ConfigurationError) {
+        guard let setting = Self.settings.first(where: { $0.name == name }) else { throw .unknownKey(name) }
+        try setting.apply(&self, value)
+    }
+
+    /// Applies every `TERN_SECTION_KEY` variable present in `environment`; unknown TERN_ names
+    /// are refused so that a typo does not pass silently.
+    mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        let known = Dictionary(uniqueKeysWithValues: Self.settings.map { ($0.environmentName, $0) })
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("TERN_") {
+            guard let setting = known[name] else { throw .unknownKey(name) }
+            try setting.apply(&self, value)
+        }
+    }
+
+    var storeOptions: StoreOptions { StoreOptions(mapSize: mapSizeMB << 20) }
+}
+
+enum ConfigurationError: Error, CustomStringConvertible {
+    case invalid(String, String, String)
+    case unknownKey(String)
+    case file(String, String)
+
+    var description: String {
+        switch self {
+        case .invalid(let name, let value, let expected):
+            "invalid value for \(name): \"\(value)\" (expected \(expected))"
+        case .unknownKey(let name): "unknown setting \(name)"
+        case .file(let path, let why): "cannot read configuration file \(path): \(why)"
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Tern: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tern",
+        abstract: "A Nostr relay: NIP-01 over WebSocket on an embedded LMDB store.",
+        subcommands: [Serve.self]
+    )
+}

@@ -1,0 +1,103 @@
+import NostrCore
+import XCTest
+
+final class CanonicalSerializationTests: XCTestCase {
+    /// Ids computed by an independent implementation (Python's json.dumps with
+    /// ensure_ascii=False and compact separators, then hashlib.sha256) for the same fields.
+    func testIDsMatchAnIndependentImplementation() {
+        let pk = Bytes32(hex: "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")!
+        let cases: [(Int64, UInt16, [[String]], String, String)] = [
+            (1_707_409_439, 1, [["-"]], "hello members of the secret group",
+             "f017727ad7c6b4c872639506b75ad7c8f85e0896f71610fb491625e1c0b8b2e6"),
+            (1_700_000_000, 1,
+             [["t", "ñandú"], ["e", "5c83da77af1dec6d7289834998ad7aafbd9e2191396d75ec3cc27f5a77226f36", "wss://r.example.com"]],
+             "line\nquote\"back\\slash\rcr\ttab\u{08}bs\u{0C}ff é ✓ 🐦 </script> /",
+             "81bf1def06377a9165779c432e88bd7028f2b078bad51bdfdf0ce7e714f5a80c"),
+            (0, 30023, [["d", "a:b"], ["title", "日本語"]], "",
+             "ff25dc91f6b2226e8da492eb69660365baa756bfdb147f31a316f29d2009b3a5"),
+            (1, 0, [], "{\"name\":\"x\"}", "765bd0ca0eda715fed805a011e07927462cc1d242a5c49b411a3a47bbe8e4705"),
+        ]
+        for (createdAt, kind, tags, content, expected) in cases {
+            let event = Event(
+                id: .zero, pubkey: pk, createdAt: createdAt, kind: kind, tags: tags, content: content,
+                sig: Signature64(r: .zero, s: .zero))
+            XCTAssertEqual(EventID.compute(event).hex, expected)
+        }
+    }
+
+    func testStoredFormRoundTripsByteForByte() throws {
+        let event = Signer(seed: 3).event(kind: 1, content: "x\ny", tags: [["-"]], createdAt: 1_707_409_439)
+        let parsed = try XCTUnwrap(Event.decode(json: event.jsonBytes))
+        XCTAssertEqual(parsed, event)
+        XCTAssertTrue(parsed.isProtected)
+        XCTAssertEqual(parsed.jsonBytes, event.jsonBytes)
+    }
+
+    func testCanonicalFormLayout() {
+        let event = Event(
+            id: .zero, pubkey: Bytes32(hex: String(repeating: "ab", count: 32))!, createdAt: 1_700_000_000, kind: 1,
+            tags: [["e", "x"], ["t", "nostr", "extra"]], content: "hi", sig: Signature64(r: .zero, s: .zero))
+        XCTAssertEqual(
+            String(decoding: event.canonicalBytes, as: UTF8.self),
+            #"[0,"\#(String(repeating: "ab", count: 32))",1700000000,1,[["e","x"],["t","nostr","extra"]],"hi"]"#)
+    }
+
+    func testNIP01EscapesAndVerbatimCharacters() {
+        let content = "line\nquote\"back\\slash\rcr\ttab\u{08}bs\u{0C}ff é ✓ 🐦 \u{01} / <>"
+        let event = Event(
+            id: .zero, pubkey: .zero, createdAt: 0, kind: 1, tags: [], content: content,
+            sig: Signature64(r: .zero, s: .zero))
+        let canonical = String(decoding: event.canonicalBytes, as: UTF8.self)
+        XCTAssertTrue(
+            canonical.hasSuffix(#""line\nquote\"back\\slash\rcr\ttab\bbs\fff é ✓ 🐦 "# + "\u{01}" + #" / <>"]"#),
+            canonical)
+        // The stored JSON stays valid JSON: the remaining control character is \u-escaped there.
+        XCTAssertTrue(event.json.contains(#"\u0001"#))
+    }
+
+    func testSignedEventWithUnicodeRoundTrips() throws {
+        let signer = Signer(seed: 7)
+        let event = signer.event(
+            kind: 1, content: "héllo \"wörld\"\n日本語 🐦\\", tags: [["t", "ñ"], ["p", signer.publicKey.hex]],
+            createdAt: 1_700_000_123)
+        XCTAssertTrue(Schnorr.verify(event))
+        let parsed = try XCTUnwrap(Event.decode(json: event.jsonBytes))
+        XCTAssertEqual(parsed, event)
+        XCTAssertEqual(EventID.compute(parsed), event.id)
+    }
+
+    func testEscapedInputDecodesToTheSameID() throws {
+        // A client may escape characters that the canonical form writes verbatim.
+        let signer = Signer(seed: 8)
+        let event = signer.event(kind: 1, content: "é/😀", createdAt: 1_700_000_000)
+        let escaped = event.json.replacingOccurrences(of: "é/😀", with: #"\u00e9\/\ud83d\ude00"#)
+        XCTAssertNotEqual(escaped, event.json)
+        let parsed = try XCTUnwrap(Event.decode(json: Array(escaped.utf8)))
+        XCTAssertEqual(parsed.content, "é/😀")
+        XCTAssertEqual(EventID.compute(parsed), event.id)
+    }
+
+    func testKindClasses() {
+        XCTAssertEqual(KindClass(kind: 0), .replaceable)
+        XCTAssertEqual(KindClass(kind: 1), .regular)
+        XCTAssertEqual(KindClass(kind: 3), .replaceable)
+        XCTAssertEqual(KindClass(kind: 5), .regular)
+        XCTAssertEqual(KindClass(kind: 9999), .regular)
+        XCTAssertEqual(KindClass(kind: 10000), .replaceable)
+        XCTAssertEqual(KindClass(kind: 19999), .replaceable)
+        XCTAssertEqual(KindClass(kind: 20000), .ephemeral)
+        XCTAssertEqual(KindClass(kind: 29999), .ephemeral)
+        XCTAssertEqual(KindClass(kind: 30000), .addressable)
+        XCTAssertEqual(KindClass(kind: 39999), .addressable)
+        XCTAssertEqual(KindClass(kind: 40000), .regular)
+    }
+
+    func testBytes32HexAndOrdering() {
+        let a = Bytes32(hex: "00" + String(repeating: "ff", count: 31))!
+        let b = Bytes32(hex: "01" + String(repeating: "00", count: 31))!
+        XCTAssertLessThan(a, b)
+        XCTAssertEqual(a.hex, "00" + String(repeating: "ff", count: 31))
+        XCTAssertNil(Bytes32(hex: String(repeating: "A", count: 64)), "uppercase hex is refused")
+        XCTAssertNil(Bytes32(hex: String(repeating: "a", count: 63)))
+    }
+}

@@ -64,6 +64,8 @@ extension EventStore {
             let upper = IndexKeys.inverted(filter.until ?? Int64.max)
             let lower = IndexKeys.inverted(filter.since ?? 0)
             var budget = options.maxScanPerFilter
+            // An event can sit under several prefixes (two of the wanted tag values): count it once.
+            var seen = Set<Bytes32>()
             for prefix in prefixes {
                 var start = prefix
                 IndexKeys.append(filter.until == nil ? 0 : upper, to: &start)
@@ -74,6 +76,7 @@ extension EventStore {
                     if IndexKeys.readUInt64(key, at: prefix.count) > lower { return false }
                     budget -= 1
                     let id = Bytes32(bytes: UnsafeRawBufferPointer(rebasing: key[(prefix.count + 8)...]))
+                    if prefixes.count > 1 && !seen.insert(id).inserted { return true }
                     if let found = try? load(txn, id: id), filter.matches(found.event), live(found.event) {
                         results.append(found)
                         kept += 1

@@ -1,0 +1,147 @@
+import NostrCore
+import NostrStore
+import XCTest
+
+final class StoreSemanticsTests: XCTestCase {
+    let alice = Bytes32(w0: 1, w1: 1, w2: 1, w3: 1)
+    let bob = Bytes32(w0: 2, w1: 2, w2: 2, w3: 2)
+    var rng = SeededRandom(seed: 7)
+
+    func event(_ pubkey: Bytes32, _ createdAt: Int64, kind: UInt16, tags: [[String]] = [], id: Bytes32? = nil) -> Event {
+        makeEvent(id: id ?? .random(using: &rng), pubkey: pubkey, createdAt: createdAt, kind: kind, tags: tags)
+    }
+
+    func testDuplicateIsReported() throws {
+        let t = try TestStore()
+        let e = event(alice, 100, kind: 1)
+        XCTAssertEqual(t.write([e, e]), [.saved, .duplicate])
+        XCTAssertEqual(t.write(e), .duplicate)
+        XCTAssertEqual(t.store.count, 1)
+    }
+
+    func testReplaceableKeepsOnlyTheNewest() throws {
+        let t = try TestStore()
+        let v1 = event(alice, 100, kind: 0)
+        let v2 = event(alice, 200, kind: 0)
+        let old = event(alice, 150, kind: 0)
+        let other = event(bob, 50, kind: 0)
+        XCTAssertEqual(t.write([v1, v2, old, other]), [.saved, .saved, .obsolete, .saved])
+        XCTAssertEqual(try t.query([Filter(authors: [alice], kinds: [0])]).map(\.id), [v2.id])
+        XCTAssertEqual(try t.query([Filter(kinds: [0])]).count, 2)
+        XCTAssertNil(try t.store.event(id: v1.id), "the replaced version is gone")
+    }
+
+    func testReplaceableTieKeepsTheLowestID() throws {
+        let t = try TestStore()
+        let low = event(alice, 100, kind: 10002, id: Bytes32(w0: 5, w1: 0, w2: 0, w3: 0))
+        let high = event(alice, 100, kind: 10002, id: Bytes32(w0: 9, w1: 0, w2: 0, w3: 0))
+        XCTAssertEqual(t.write([high, low]), [.saved, .saved], "the lower id replaces the higher")
+        XCTAssertEqual(t.write(high), .obsolete)
+        XCTAssertEqual(try t.query([Filter(authors: [alice])]).map(\.id), [low.id])
+    }
+
+    func testAddressableIsKeyedByDTag() throws {
+        let t = try TestStore()
+        let a1 = event(alice, 100, kind: 30023, tags: [["d", "post-a"]])
+        let b1 = event(alice, 100, kind: 30023, tags: [["d", "post-b"]])
+        let a2 = event(alice, 300, kind: 30023, tags: [["d", "post-a"]])
+        let none = event(alice, 100, kind: 30023)
+        let emptyD = event(alice, 200, kind: 30023, tags: [["d", ""]])
+        XCTAssertEqual(t.write([a1, b1, a2, none, emptyD]), [.saved, .saved, .saved, .saved, .saved])
+        let stored = Set(try t.query([Filter(kinds: [30023])]).map(\.id))
+        XCTAssertEqual(stored, [a2.id, b1.id, emptyD.id], "no d tag and an empty d tag are the same address")
+    }
+
+    func testDeletionByEventID() throws {
+        let t = try TestStore()
+        let mine = event(alice, 100, kind: 1)
+        let theirs = event(bob, 100, kind: 1)
+        XCTAssertEqual(t.write([mine, theirs]), [.saved, .saved])
+        let deletion = event(alice, 200, kind: 5, tags: [["e", mine.id.hex], ["e", theirs.id.hex], ["k", "1"]])
+        XCTAssertEqual(t.write(deletion), .saved)
+        XCTAssertNil(try t.store.event(id: mine.id))
+        XCTAssertNotNil(try t.store.event(id: theirs.id), "only the deleter's own events are deleted")
+        XCTAssertEqual(try t.query([Filter(kinds: [5])]).map(\.id), [deletion.id], "the deletion itself is stored")
+        XCTAssertEqual(t.write(mine), .deleted, "a deleted event cannot be published again")
+        XCTAssertEqual(t.write(theirs), .duplicate)
+    }
+
+    func testDeletionBeforeTheEventArrives() throws {
+        let t = try TestStore()
+        let later = event(alice, 100, kind: 1)
+        XCTAssertEqual(t.write(event(alice, 200, kind: 5, tags: [["e", later.id.hex]])), .saved)
+        XCTAssertEqual(t.write(later), .deleted)
+        let bobsSameID = makeEvent(id: later.id, pubkey: bob, createdAt: 100, kind: 1)
+        XCTAssertEqual(t.write(bobsSameID), .saved, "another author's deletion request does not bind")
+    }
+
+    func testDeletionOfADeletionHasNoEffect() throws {
+        let t = try TestStore()
+        let d1 = event(alice, 100, kind: 5, tags: [["e", Bytes32.random(using: &rng).hex]])
+        XCTAssertEqual(t.write(d1), .saved)
+        XCTAssertEqual(t.write(event(alice, 200, kind: 5, tags: [["e", d1.id.hex]])), .saved)
+        XCTAssertNotNil(try t.store.event(id: d1.id))
+    }
+
+    func testDeletionByAddressUpToItsCreatedAt() throws {
+        let t = try TestStore()
+        let v1 = event(alice, 100, kind: 30023, tags: [["d", "x"]])
+        let other = event(alice, 100, kind: 30023, tags: [["d", "y"]])
+        XCTAssertEqual(t.write([v1, other]), [.saved, .saved])
+        let address = "30023:\(alice.hex):x"
+        XCTAssertEqual(t.write(event(bob, 500, kind: 5, tags: [["a", address]])), .saved)
+        XCTAssertNotNil(try t.store.event(id: v1.id), "bob cannot delete alice's address")
+        XCTAssertEqual(t.write(event(alice, 200, kind: 5, tags: [["a", address]])), .saved)
+        XCTAssertNil(try t.store.event(id: v1.id))
+        XCTAssertNotNil(try t.store.event(id: other.id))
+        XCTAssertEqual(t.write(event(alice, 150, kind: 30023, tags: [["d", "x"]])), .deleted, "older than the deletion")
+        XCTAssertEqual(t.write(event(alice, 200, kind: 30023, tags: [["d", "x"]])), .deleted, "as old as the deletion")
+        XCTAssertEqual(t.write(event(alice, 250, kind: 30023, tags: [["d", "x"]])), .saved, "newer versions are welcome")
+        // A replaceable (non-addressable) address has an empty d part.
+        let profile = event(alice, 100, kind: 0)
+        XCTAssertEqual(t.write(profile), .saved)
+        XCTAssertEqual(t.write(event(alice, 300, kind: 5, tags: [["a", "0:\(alice.hex):"]])), .saved)
+        XCTAssertNil(try t.store.event(id: profile.id))
+    }
+
+    func testExpiredEventsAreNotServedAndAreSwept() throws {
+        let t = try TestStore()
+        let expiring = event(alice, 100, kind: 1, tags: [["expiration", "1700000100"]])
+        let lasting = event(alice, 100, kind: 1)
+        XCTAssertEqual(t.write([expiring, lasting]), [.saved, .saved])
+        XCTAssertEqual(try t.query([Filter(authors: [alice])]).count, 2)
+        t.now = 1_700_000_100
+        XCTAssertEqual(try t.query([Filter(authors: [alice])]).map(\.id), [lasting.id])
+        XCTAssertEqual(try t.query([Filter(ids: [expiring.id])]).count, 0)
+        XCTAssertNotNil(try t.store.event(id: expiring.id), "still stored until the sweep")
+        t.writer.sweep(now: 1_700_000_100)
+        XCTAssertNil(try t.store.event(id: expiring.id), "swept")
+        XCTAssertNotNil(try t.store.event(id: lasting.id))
+    }
+
+    func testDataSurvivesCloseAndReopen() throws {
+        let t = try TestStore()
+        let events = (0..<50).map { event(alice, Int64(100 + $0), kind: 1, tags: [["t", "x"]]) }
+        XCTAssertTrue(t.write(events).allSatisfy { $0 == .saved })
+        try t.reopen()
+        XCTAssertEqual(t.store.count, 50)
+        XCTAssertEqual(
+            try t.query([Filter(tags: [.init(name: UInt8(ascii: "t"), values: ["x"])], limit: 5)]).map(\.createdAt),
+            [149, 148, 147, 146, 145])
+        XCTAssertEqual(t.write(events[0]), .duplicate)
+    }
+
+    func testFullMapGivesAFailureNotACrash() throws {
+        let t = try TestStore(mapSize: 1 << 20)
+        let big = String(repeating: "x", count: 60_000)
+        let events = (0..<40).map { i in
+            makeEvent(id: .random(using: &rng), pubkey: alice, createdAt: Int64(i), kind: 1, content: big)
+        }
+        let outcomes = t.write(events)
+        XCTAssertTrue(outcomes.contains(.saved))
+        XCTAssertTrue(outcomes.contains(.failed("storage is full")), "\(outcomes)")
+        // What was committed is intact and readable.
+        let saved = zip(events, outcomes).filter { $0.1 == .saved }.map(\.0.id)
+        for id in saved { XCTAssertNotNil(try t.store.event(id: id)) }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import NostrCore
+import NostrStore
+import RelayCore
+import XCTest
+
+final class ProcessingServiceTests: XCTestCase {
+    var path = ""
+    var store: EventStore!
+    var writer: EventWriter!
+    var processing: ProcessingService!
+    let index = SubscriptionIndex()
+    let signer = Signer(seed: 51)
+
+    override func setUpWithError() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tern-proc-\(UUID().uuidString)").path
+        store = try EventStore(path: path, logger: Logger(label: "test"))
+        writer = EventWriter(store: store, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
+        writer.start()
+        processing = ProcessingService(writer: writer, subscriptions: index)
+    }
+
+    override func tearDown() {
+        writer.shutdown()
+        store.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    func process(_ event: Event, _ route: Route) -> Outcome {
+        let valid = try! ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
+        let box = Mutex<Outcome?>(nil)
+        let done = expectation(description: "outcome")
+        processing.process(valid, route: route) { outcome in
+            box.withLock { $0 = outcome }
+            done.fulfill()
+        }
+        wait(for: [done], timeout: 10)
+        return box.withLock { $0! }
+    }
+
+    func testSavedEventsAreStoredThenDelivered() throws {
+        let sub = RecordingSubscriber()
+        index.add(connection: 1, subscriptionID: "live", filters: [Filter(kinds: [1])], subscriber: sub)
+        let event = signer.event(kind: 1, content: "x", createdAt: 1_700_000_000)
+        XCTAssertEqual(process(event, .regular), .saved)
+        XCTAssertNotNil(try store.event(id: event.id), "stored before the outcome is reported")
+        XCTAssertEqual(sub.received.withLock { $0.map(\.1) }, [["live"]])
+        XCTAssertEqual(process(event, .regular), .duplicate)
+        XCTAssertEqual(sub.received.withLock { $0.count }, 1, "a duplicate is not delivered again")
+        XCTAssertEqual(Outcome.duplicate.okAnswer.accepted, true)
+        XCTAssertEqual(Outcome.duplicate.okAnswer.message, "duplicate: already have this event")
+    }
+
+    func testEphemeralEventsAreDeliveredNotStored() throws {
+        let sub = RecordingSubscriber()
+        index.add(connection: 1, subscriptionID: "eph", filters: [Filter(kinds: [20001])], subscriber: sub)
+        let event = signer.event(kind: 20001, content: "x", createdAt: 1_700_000_000)
+        XCTAssertEqual(process(event, .ephemeral), .broadcast)
+        XCTAssertNil(try store.event(id: event.id))
+        XCTAssertEqual(sub.received.withLock { $0.count }, 1)
+    }
+
+    func testOutcomesMapToNIP01Answers() {
+        let old = signer.event(kind: 0, content: "old", createdAt: 1_699_999_000)
+        let new = signer.event(kind: 0, content: "new", createdAt: 1_699_999_500)
+        XCTAssertEqual(process(new, .replaceable), .saved)
+        let obsolete = process(old, .replaceable)
+        XCTAssertEqual(obsolete.okAnswer.accepted, false)
+        XCTAssertEqual(obsolete.okAnswer.message, "duplicate: a newer version of this event is already stored")
+        let refused = process(old, .refuse(.invalid("nope")))
+        XCTAssertEqual(refused.okAnswer.message, "invalid: nope")
+    }
+}
+
+import Synchronization

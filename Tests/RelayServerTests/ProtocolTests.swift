@@ -1,0 +1,272 @@
+import NIOWebSocket
+import NostrCore
+import RelayCore
+import XCTest
+
+/// NIP-01 end to end: a real relay on loopback and WebSocket clients.
+final class ProtocolTests: XCTestCase {
+    let alice = Signer(seed: 101)
+    let bob = Signer(seed: 102)
+
+    func ok(_ client: TestClient, _ event: Event, file: StaticString = #filePath, line: UInt = #line) async throws -> (Bool, String) {
+        client.send(event.message)
+        let m = try await client.nextMessage(file: file, line: line)
+        XCTAssertEqual(m.first as? String, "OK", file: file, line: line)
+        XCTAssertEqual(m[1] as? String, event.id.hex, file: file, line: line)
+        guard m.count == 4, let accepted = m[2] as? Bool, let message = m[3] as? String else {
+            XCTFail("not an OK answer: \(m)", file: file, line: line)
+            return (false, "")
+        }
+        return (accepted, message)
+    }
+
+    func eventIDs(_ messages: [[Any]]) -> [String] {
+        messages.filter { $0.first as? String == "EVENT" }.map { ($0[2] as! [String: Any])["id"] as! String }
+    }
+
+    func testPublishThenQueryNewestFirstWithLimit() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        let t = now
+        let events = (0..<5).map { alice.event(kind: 1, content: "note \($0)", createdAt: t - 10 + Int64($0)) }
+        for e in events {
+            let (accepted, message) = try await ok(client, e)
+            XCTAssertTrue(accepted, message)
+            XCTAssertEqual(message, "")
+        }
+        client.send(#"["REQ","q",{"authors":["\#(alice.publicKey.hex)"],"limit":3}]"#)
+        let got = try await client.messages(until: "EOSE")
+        XCTAssertEqual(eventIDs(got), events.reversed().prefix(3).map(\.id.hex))
+        XCTAssertEqual(got.last?[1] as? String, "q")
+        let first = got[0]
+        XCTAssertEqual(first[1] as? String, "q")
+        XCTAssertEqual((first[2] as! [String: Any])["content"] as? String, "note 4")
+
+        client.send(#"["REQ","zero",{"kinds":[1],"limit":0}]"#)
+        let none = try await client.messages(until: "EOSE")
+        XCTAssertEqual(none.count, 1, "limit 0 returns no stored events")
+
+        client.send(#"["REQ","two",{"ids":["\#(events[0].id.hex)"]},{"ids":["\#(events[1].id.hex)"]}]"#)
+        let awaited1 = try await client.messages(until: "EOSE")
+        XCTAssertEqual(eventIDs(awaited1), [events[1].id.hex, events[0].id.hex])
+    }
+
+    func testDuplicateIsOKTrueWithPrefix() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        let e = alice.event(kind: 1, content: "once", createdAt: now)
+        let first = try await ok(client, e)
+        XCTAssertTrue(first.0)
+        let second = try await ok(client, e)
+        XCTAssertTrue(second.0)
+        XCTAssertTrue(second.1.hasPrefix("duplicate:"), second.1)
+    }
+
+    func testLiveDeliveryAfterEOSEAndEphemeralNotStored() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (subscriber, _) = try await relay.connectReady()
+        let (publisher, _) = try await relay.connectReady()
+        subscriber.send(#"["REQ","live",{"authors":["\#(alice.publicKey.hex)"]}]"#)
+        let awaited2 = try await subscriber.messages(until: "EOSE")
+        XCTAssertEqual(awaited2.count, 1)
+
+        let note = alice.event(kind: 1, content: "live!", createdAt: now)
+        let published = try await ok(publisher, note)
+        XCTAssertTrue(published.0)
+        let live = try await subscriber.nextMessage()
+        XCTAssertEqual(live[0] as? String, "EVENT")
+        XCTAssertEqual(live[1] as? String, "live")
+        XCTAssertEqual((live[2] as! [String: Any])["id"] as? String, note.id.hex)
+
+        let ephemeral = alice.event(kind: 20001, content: "typing", createdAt: now)
+        let eph = try await ok(publisher, ephemeral)
+        XCTAssertTrue(eph.0)
+        let delivered = try await subscriber.nextMessage()
+        XCTAssertEqual((delivered[2] as! [String: Any])["id"] as? String, ephemeral.id.hex)
+        publisher.send(#"["REQ","check",{"ids":["\#(ephemeral.id.hex)"]}]"#)
+        let awaited3 = try await publisher.messages(until: "EOSE")
+        XCTAssertEqual(awaited3.count, 1, "ephemeral events are not stored")
+
+        // Events that do not match are not delivered.
+        _ = try await ok(publisher, bob.event(kind: 1, content: "not for you", createdAt: now))
+        let awaited4 = try await subscriber.receivesNothing(seconds: 1)
+        XCTAssertTrue(awaited4)
+    }
+
+    func testReqReplacementAndClose() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (subscriber, _) = try await relay.connectReady()
+        let (publisher, _) = try await relay.connectReady()
+        subscriber.send(#"["REQ","s",{"kinds":[1]}]"#)
+        _ = try await subscriber.messages(until: "EOSE")
+        subscriber.send(#"["REQ","s",{"kinds":[7]}]"#)
+        _ = try await subscriber.messages(until: "EOSE")
+        _ = try await ok(publisher, alice.event(kind: 1, content: "kind 1", createdAt: now))
+        let reaction = alice.event(kind: 7, content: "+", createdAt: now)
+        _ = try await ok(publisher, reaction)
+        let got = try await subscriber.nextMessage()
+        XCTAssertEqual((got[2] as! [String: Any])["id"] as? String, reaction.id.hex, "only the replacing filter applies")
+
+        subscriber.send(#"["CLOSE","s"]"#)
+        // A REQ answered after the CLOSE proves the CLOSE was handled (messages are handled in order).
+        subscriber.send(#"["REQ","probe",{"ids":["\#(String(repeating: "0", count: 64))"]}]"#)
+        _ = try await subscriber.messages(until: "EOSE")
+        _ = try await ok(publisher, alice.event(kind: 7, content: "-", createdAt: now))
+        let awaited5 = try await subscriber.receivesNothing(seconds: 1)
+        XCTAssertTrue(awaited5)
+    }
+
+    func testLimitsAnswerWithClosedAndNotice() async throws {
+        var limits = Limits()
+        limits.maxSubscriptions = 2
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        client.send(#"["REQ","a",{"limit":0}]"#)
+        _ = try await client.messages(until: "EOSE")
+        client.send(#"["REQ","b",{"limit":0}]"#)
+        _ = try await client.messages(until: "EOSE")
+        client.send(#"["REQ","c",{"limit":0}]"#)
+        let closed = try await client.nextMessage()
+        XCTAssertEqual(closed[0] as? String, "CLOSED")
+        XCTAssertEqual(closed[1] as? String, "c")
+        XCTAssertEqual(closed[2] as? String, "rate-limited: too many open subscriptions (max 2)")
+        client.send(#"["REQ","a",{"limit":0}]"#)
+        let awaited6 = try await client.messages(until: "EOSE")
+        XCTAssertEqual(awaited6.count, 1, "replacing an open id is allowed at the limit")
+
+        client.send(#"["REQ","bad",{"ids":["XYZ"]}]"#)
+        let bad = try await client.nextMessage()
+        XCTAssertEqual(bad as? [String], ["CLOSED", "bad", "invalid: ids must be 64 lowercase hex characters"])
+
+        client.send(#"["REQ","\#(String(repeating: "x", count: 65))",{}]"#)
+        let long = try await client.nextMessage()
+        XCTAssertEqual(long[0] as? String, "CLOSED")
+        XCTAssertEqual(long[2] as? String, "invalid: subscription id longer than 64 characters")
+
+        client.send("this is not json")
+        let notice = try await client.nextMessage()
+        XCTAssertEqual(notice[0] as? String, "NOTICE")
+        XCTAssertTrue((notice[1] as! String).hasPrefix("invalid:"))
+
+        client.send(#"["HELLO","x"]"#)
+        let unknown = try await client.nextMessage()
+        XCTAssertEqual(unknown as? [String], ["NOTICE", "invalid: unknown message type \"HELLO\""])
+
+        client.sendFrame(.binary, [1, 2, 3])
+        let binary = try await client.nextMessage()
+        XCTAssertEqual(binary[0] as? String, "NOTICE")
+    }
+
+    func testBadEventsGetPreciseOKFalse() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        var forged = alice.event(kind: 1, content: "x", createdAt: now)
+        forged.sig = bob.sign(forged.id)
+        let sig = try await ok(client, forged)
+        XCTAssertEqual(sig.0, false)
+        XCTAssertEqual(sig.1, "invalid: signature verification failed")
+
+        var tampered = alice.event(kind: 1, content: "x", createdAt: now)
+        tampered.content = "changed"
+        let id = try await ok(client, tampered)
+        XCTAssertEqual(id.1, "invalid: event id does not match the hash of the event")
+
+        let future = alice.event(kind: 1, content: "x", createdAt: now + 3600)
+        let f = try await ok(client, future)
+        XCTAssertEqual(f.1, "invalid: event creation date is too far in the future")
+
+        let expired = alice.event(kind: 1, content: "x", tags: [["expiration", "\(now - 1)"]], createdAt: now - 100)
+        let ex = try await ok(client, expired)
+        XCTAssertEqual(ex.1, "invalid: event has expired")
+
+        let upper = alice.event(kind: 1, content: "x", createdAt: now)
+        client.send(upper.message.replacingOccurrences(of: upper.pubkey.hex, with: upper.pubkey.hex.uppercased()))
+        let u = try await client.nextMessage()
+        XCTAssertEqual(u[0] as? String, "OK")
+        XCTAssertEqual(u[1] as? String, upper.id.hex)
+        XCTAssertEqual(u[2] as? Bool, false)
+        XCTAssertEqual(u[3] as? String, "invalid: pubkey must be 64 lowercase hex characters")
+
+        client.send(upper.message.replacingOccurrences(of: upper.id.hex, with: upper.id.hex.uppercased()))
+        let noID = try await client.nextMessage()
+        XCTAssertEqual(noID as? [String], ["NOTICE", "invalid: id must be 64 lowercase hex characters"])
+
+        let authKind = alice.event(kind: 22242, content: "", createdAt: now)
+        let a = try await ok(client, authKind)
+        XCTAssertEqual(a.1, "invalid: kind 22242 events are only accepted in AUTH messages")
+    }
+
+    func testReplaceableDeletionAndExpirationThroughTheRelay() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        let t = now
+        let newer = alice.event(kind: 0, content: #"{"name":"new"}"#, createdAt: t)
+        let older = alice.event(kind: 0, content: #"{"name":"old"}"#, createdAt: t - 60)
+        let awaited7 = try await ok(client, newer)
+        XCTAssertTrue(awaited7.0)
+        let o = try await ok(client, older)
+        XCTAssertEqual(o.0, false)
+        XCTAssertEqual(o.1, "duplicate: a newer version of this event is already stored")
+
+        let note = alice.event(kind: 1, content: "regret", createdAt: t - 5)
+        let awaited8 = try await ok(client, note)
+        XCTAssertTrue(awaited8.0)
+        let deletion = alice.event(kind: 5, content: "", tags: [["e", note.id.hex], ["k", "1"]], createdAt: t)
+        let awaited9 = try await ok(client, deletion)
+        XCTAssertTrue(awaited9.0)
+        client.send(#"["REQ","d",{"authors":["\#(alice.publicKey.hex)"]}]"#)
+        let awaited10 = try await client.messages(until: "EOSE")
+        XCTAssertEqual(Set(eventIDs(awaited10)), [newer.id.hex, deletion.id.hex])
+        client.send(#"["CLOSE","d"]"#)
+        let again = try await ok(client, note)
+        XCTAssertEqual(again.0, false)
+        XCTAssertEqual(again.1, "blocked: this event was deleted by its author")
+
+        let shortLived = alice.event(kind: 1, content: "soon gone", tags: [["expiration", "\(t + 2)"]], createdAt: t)
+        let awaited11 = try await ok(client, shortLived)
+        XCTAssertTrue(awaited11.0)
+        client.send(#"["REQ","e",{"ids":["\#(shortLived.id.hex)"]}]"#)
+        let awaited12 = try await client.messages(until: "EOSE")
+        XCTAssertEqual(eventIDs(awaited12), [shortLived.id.hex])
+    }
+
+    func testFragmentedMessageIsReassembled() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        let e = alice.event(kind: 1, content: "in pieces", createdAt: now)
+        let bytes = Array(e.message.utf8)
+        let third = bytes.count / 3
+        client.sendFrame(.text, Array(bytes[..<third]), fin: false)
+        client.sendFrame(.continuation, Array(bytes[third..<(2 * third)]), fin: false)
+        client.sendFrame(.continuation, Array(bytes[(2 * third)...]), fin: true)
+        let m = try await client.nextMessage()
+        XCTAssertEqual(m[0] as? String, "OK")
+        XCTAssertEqual(m[1] as? String, e.id.hex)
+        XCTAssertEqual(m[2] as? Bool, true)
+    }
+
+    func testOversizedMessageIsRefusedAndOthersAreServed() async throws {
+        var limits = Limits()
+        limits.maxMessageLength = 4096
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (big, _) = try await relay.connectReady()
+        let (other, _) = try await relay.connectReady()
+        big.send(alice.event(kind: 1, content: String(repeating: "x", count: 5000), createdAt: now).message)
+        let notice = try await big.nextMessage()
+        XCTAssertEqual(notice as? [String], ["NOTICE", "invalid: message larger than 4096 bytes"])
+        let awaited13 = try await big.next()
+        XCTAssertEqual(awaited13, .close(1009))
+        let e = alice.event(kind: 1, content: "small", createdAt: now)
+        let awaited14 = try await ok(other, e)
+        XCTAssertTrue(awaited14.0, "other connections keep being served")
+    }
+}

@@ -1,0 +1,213 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import XCTest
+
+/// What a test client receives.
+enum Received: Equatable {
+    case text(String)
+    case binary
+    case ping
+    case pong
+    case close(UInt16?)
+    case disconnected
+}
+
+struct TimedOut: Error {}
+
+/// A WebSocket client for end-to-end tests: masked frames out, a mailbox of frames in, and
+/// `next()` that waits for the next frame (with a deadline, so a broken relay fails the test
+/// instead of hanging it).
+final class TestClient: @unchecked Sendable {
+    let channel: Channel
+    private let mailbox: Mailbox
+
+    private init(channel: Channel, mailbox: Mailbox) {
+        self.channel = channel
+        self.mailbox = mailbox
+    }
+
+    static func connect(port: Int, group: EventLoopGroup, path: String = "/", maxFrameSize: Int = 1 << 24) async throws
+        -> TestClient
+    {
+        let mailbox = Mailbox()
+        let upgraded = group.next().makePromise(of: Void.self)
+        let bootstrap = ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                let upgrader = NIOWebSocketClientUpgrader(
+                    maxFrameSize: maxFrameSize, automaticErrorHandling: false,
+                    upgradePipelineHandler: { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            let sync = channel.pipeline.syncOperations
+                            sync.removeHandler(try sync.handler(type: UpgradeRequester.self), promise: nil)
+                            try sync.addHandler(Collector(mailbox: mailbox))
+                            upgraded.succeed()
+                        }
+                    })
+                return channel.pipeline.addHTTPClientHandlers(
+                    leftOverBytesStrategy: .forwardBytes,
+                    withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
+                ).flatMap {
+                    channel.pipeline.addHandler(UpgradeRequester(path: path, failed: upgraded))
+                }
+            }
+        let channel = try await bootstrap.connect(host: "127.0.0.1", port: port).get()
+        mailbox.loop = channel.eventLoop
+        try await upgraded.futureResult.get()
+        return TestClient(channel: channel, mailbox: mailbox)
+    }
+
+    func send(_ text: String) {
+        sendFrame(.text, Array(text.utf8))
+    }
+
+    func sendFrame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true) {
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: buffer)
+        channel.writeAndFlush(frame, promise: nil)
+    }
+
+    /// The next frame, or TimedOut after `seconds`.
+    func next(seconds: Int64 = 10) async throws -> Received {
+        let promise = channel.eventLoop.makePromise(of: Received.self)
+        channel.eventLoop.execute { self.mailbox.take(promise, timeout: .seconds(seconds)) }
+        return try await promise.futureResult.get()
+    }
+
+    /// The next text message, parsed as a JSON array.
+    func nextMessage(seconds: Int64 = 10, file: StaticString = #filePath, line: UInt = #line) async throws -> [Any] {
+        let received = try await next(seconds: seconds)
+        guard case .text(let text) = received else {
+            XCTFail("expected a text message, got \(received)", file: file, line: line)
+            throw TimedOut()
+        }
+        return try XCTUnwrap(JSON.parse(text) as? [Any], "not a JSON array: \(text)", file: file, line: line)
+    }
+
+    /// Messages until (and including) the first whose verb is `verb`.
+    func messages(until verb: String, seconds: Int64 = 10) async throws -> [[Any]] {
+        var out: [[Any]] = []
+        while true {
+            let m = try await nextMessage(seconds: seconds)
+            out.append(m)
+            if m.first as? String == verb { return out }
+        }
+    }
+
+    /// True when nothing arrives within `seconds` (used only to check that something is NOT sent).
+    func receivesNothing(seconds: Int64 = 1) async throws -> Bool {
+        do {
+            let unexpected = try await next(seconds: seconds)
+            print("unexpectedly received: \(unexpected)")
+            return false
+        } catch is TimedOut {
+            return true
+        }
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+
+    /// Received frames, confined to the channel's event loop.
+    final class Mailbox: @unchecked Sendable {
+        var loop: EventLoop?
+        private var buffered: [Received] = []
+        private var waiter: (EventLoopPromise<Received>, Scheduled<Void>)?
+
+        func push(_ r: Received) {
+            if let (promise, timer) = waiter {
+                waiter = nil
+                timer.cancel()
+                promise.succeed(r)
+            } else {
+                buffered.append(r)
+            }
+        }
+
+        func take(_ promise: EventLoopPromise<Received>, timeout: TimeAmount) {
+            if !buffered.isEmpty {
+                promise.succeed(buffered.removeFirst())
+                return
+            }
+            let timer = loop!.scheduleTask(in: timeout) {
+                self.waiter = nil
+                promise.fail(TimedOut())
+            }
+            waiter = (promise, timer)
+        }
+    }
+
+    final class Collector: ChannelInboundHandler {
+        typealias InboundIn = WebSocketFrame
+        let mailbox: Mailbox
+        init(mailbox: Mailbox) { self.mailbox = mailbox }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            var data = frame.unmaskedData
+            switch frame.opcode {
+            case .text: mailbox.push(.text(data.readString(length: data.readableBytes) ?? ""))
+            case .binary: mailbox.push(.binary)
+            case .ping: mailbox.push(.ping)
+            case .pong: mailbox.push(.pong)
+            case .connectionClose: mailbox.push(.close(data.readInteger(as: UInt16.self)))
+            default: break
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            mailbox.push(.disconnected)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: Error) {
+            context.close(promise: nil)
+        }
+    }
+
+    /// Sends the HTTP request that the upgrader turns into a WebSocket handshake.
+    final class UpgradeRequester: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPClientResponsePart
+        typealias OutboundOut = HTTPClientRequestPart
+        let path: String
+        let failed: EventLoopPromise<Void>
+        init(path: String, failed: EventLoopPromise<Void>) {
+            self.path = path
+            self.failed = failed
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: "127.0.0.1")
+            headers.add(name: "Content-Length", value: "0")
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            // A plain HTTP response means the upgrade was refused.
+            if case .head(let head) = unwrapInboundIn(data) {
+                failed.fail(UpgradeRefused(status: head.status.code))
+            }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: Error) {
+            failed.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    struct UpgradeRefused: Error { let status: UInt }
+}
+
+import Foundation
+
+enum JSON {
+    static func parse(_ text: String) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NostrCore
+import NostrStore
+import RelayCore
+import RelayServer
+import XCTest
+
+/// The real relay on an ephemeral loopback port with a fresh data directory.
+final class TestRelay: @unchecked Sendable {
+    let path: String
+    let server: RelayServer
+    let port: Int
+    let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private var stopped = false
+
+    init(limits: Limits = Limits(), policy: Policy = Policy(), info: RelayInfo = RelayInfo(), path: String? = nil) throws {
+        self.path = path ?? FileManager.default.temporaryDirectory.appendingPathComponent("tern-e2e-\(UUID().uuidString)").path
+        var logger = Logger(label: "tern-test")
+        logger.logLevel = .warning
+        let clock: UnixClock = { Int64(Date().timeIntervalSince1970) }
+        let store = try EventStore(path: self.path, options: StoreOptions(mapSize: 256 << 20), logger: logger)
+        let writer = EventWriter(store: store, clock: clock, logger: logger)
+        writer.start()
+        let relay = Relay(info: info, limits: limits, policy: policy, store: store, writer: writer, clock: clock, logger: logger)
+        server = RelayServer(relay: relay, threads: 2)
+        port = try server.start(host: "127.0.0.1", port: 0)
+    }
+
+    func connect(path: String = "/") async throws -> TestClient {
+        try await TestClient.connect(port: port, group: clientGroup, path: path)
+    }
+
+    /// Connects and consumes the AUTH challenge the relay sends first; returns it too.
+    func connectReady() async throws -> (TestClient, String) {
+        let client = try await connect()
+        let first = try await client.nextMessage()
+        XCTAssertEqual(first.first as? String, "AUTH")
+        return (client, first[1] as! String)
+    }
+
+    func stop(removeData: Bool = true) {
+        guard !stopped else { return }
+        stopped = true
+        server.shutdown()
+        try? clientGroup.syncShutdownGracefully()
+        if removeData { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    deinit { stop() }
+}
+
+extension Event {
+    var message: String { #"["EVENT",\#(json)]"# }
+}
+
+var now: Int64 { Int64(Date().timeIntervalSince1970) }

@@ -54,7 +54,9 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         let size = text.count
         queuedBytes += size
         if queuedBytes > budget {
-            close(code: .policyViolation, reason: "outbound budget exceeded: client is not reading")
+            // The peer is not reading, so it would not read a close frame either: drop it now.
+            closing = true
+            channel.close(promise: nil)
             return
         }
         var buffer = channel.allocator.buffer(capacity: size)

@@ -28,12 +28,18 @@ final class TestClient: @unchecked Sendable {
         self.mailbox = mailbox
     }
 
-    static func connect(port: Int, group: EventLoopGroup, path: String = "/", maxFrameSize: Int = 1 << 24) async throws
-        -> TestClient
-    {
+    /// `receiveBuffer` fixes SO_RCVBUF (turning off the kernel's autotuning), for clients that
+    /// are meant to stop reading.
+    static func connect(
+        port: Int, group: EventLoopGroup, path: String = "/", maxFrameSize: Int = 1 << 24, receiveBuffer: Int? = nil
+    ) async throws -> TestClient {
         let mailbox = Mailbox()
         let upgraded = group.next().makePromise(of: Void.self)
-        let bootstrap = ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        if let receiveBuffer {
+            bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+        }
+        bootstrap = bootstrap
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(
                     maxFrameSize: maxFrameSize, automaticErrorHandling: false,

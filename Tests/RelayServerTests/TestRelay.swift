@@ -29,13 +29,13 @@ final class TestRelay: @unchecked Sendable {
         port = try server.start(host: "127.0.0.1", port: 0)
     }
 
-    func connect(path: String = "/") async throws -> TestClient {
-        try await TestClient.connect(port: port, group: clientGroup, path: path)
+    func connect(path: String = "/", receiveBuffer: Int? = nil) async throws -> TestClient {
+        try await TestClient.connect(port: port, group: clientGroup, path: path, receiveBuffer: receiveBuffer)
     }
 
     /// Connects and consumes the AUTH challenge the relay sends first; returns it too.
-    func connectReady() async throws -> (TestClient, String) {
-        let client = try await connect()
+    func connectReady(receiveBuffer: Int? = nil) async throws -> (TestClient, String) {
+        let client = try await connect(receiveBuffer: receiveBuffer)
         let first = try await client.nextMessage()
         XCTAssertEqual(first.first as? String, "AUTH")
         return (client, first[1] as! String)
@@ -45,11 +45,13 @@ final class TestRelay: @unchecked Sendable {
         guard !stopped else { return }
         stopped = true
         server.shutdown()
-        try? clientGroup.syncShutdownGracefully()
         if removeData { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        try? clientGroup.syncShutdownGracefully()
+    }
 }
 
 extension Event {

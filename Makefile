@@ -26,7 +26,7 @@ run: release
 	$$($(SWIFT) build -c release --show-bin-path)/tern serve --listen $(LISTEN) --data $(DATA)
 
 ## Build once, then run every test.
-test: deps
+test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -54,7 +54,9 @@ extension ClientMessage {
         let verb: String
         do {
             try s.expect(UInt8(ascii: "["))
-            guard s.peek() == UInt8(ascii: "\"") else { throw ClientMessageError.malformed("message must start with a verb string") }
+            guard s.peek() == UInt8(ascii: "\"") else {
+                throw ClientMessageError.malformed("message must start with a verb string")
+            }
             verb = try s.readString()
         } catch let e as JSONScanner.Failure {
             throw .malformed(describe(e, "message is not a JSON array"))
@@ -101,7 +103,9 @@ extension ClientMessage {
         return message
     }
 
-    private static func finish(_ s: inout JSONScanner, verb: String, id: Bytes32, isAuth: Bool) throws(ClientMessageError) {
+    private static func finish(_ s: inout JSONScanner, verb: String, id: Bytes32, isAuth: Bool)
+        throws(ClientMessageError)
+    {
         do {
             try s.expect(UInt8(ascii: "]"))
         } catch {
@@ -118,7 +122,9 @@ extension ClientMessage {
         }
         let id: String
         do { id = try s.readString() } catch { throw .malformed(describe(error, "bad subscription id")) }
-        guard !id.isEmpty else { throw .invalidFilter(subscriptionID: id, rejection: .invalid("subscription id must not be empty")) }
+        guard !id.isEmpty else {
+            throw .invalidFilter(subscriptionID: id, rejection: .invalid("subscription id must not be empty"))
+        }
         guard id.utf8.count <= limits.maxSubscriptionIDLength else {
             throw .invalidFilter(
                 subscriptionID: id,

@@ -35,7 +35,8 @@ enum FilterParser {
                     } else if s.rawEquals(keyRange, "kinds") {
                         guard kinds == nil else { throw invalid("duplicate kinds") }
                         var list: [UInt16] = []
-                        try readList(&s, field: "kinds", limits: limits, invalid: invalid) { (s) throws(ClientMessageError) in
+                        try readList(&s, field: "kinds", limits: limits, invalid: invalid) {
+                            (s) throws(ClientMessageError) in
                             guard case .integer(let v) = try readNumber(&s, invalid: invalid), v >= 0, v <= 65535 else {
                                 throw invalid("kinds must be integers between 0 and 65535")
                             }

@@ -14,9 +14,11 @@ public enum Schnorr {
                 secp256k1_xonly_pubkey_parse(
                     context, &xonly, pk.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 1
             else { return false }
-            var sig = (signature.r.w0.bigEndian, signature.r.w1.bigEndian, signature.r.w2.bigEndian,
-                       signature.r.w3.bigEndian, signature.s.w0.bigEndian, signature.s.w1.bigEndian,
-                       signature.s.w2.bigEndian, signature.s.w3.bigEndian)
+            var sig = (
+                signature.r.w0.bigEndian, signature.r.w1.bigEndian, signature.r.w2.bigEndian,
+                signature.r.w3.bigEndian, signature.s.w0.bigEndian, signature.s.w1.bigEndian,
+                signature.s.w2.bigEndian, signature.s.w3.bigEndian
+            )
             return withUnsafeBytes(of: &sig) { sigBytes in
                 let msgPtr = message.baseAddress?.assumingMemoryBound(to: UInt8.self)
                 var empty: UInt8 = 0

@@ -147,7 +147,8 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
         } catch {
             handleClose(subscriptionID)
             relay.logger.error("query failed", metadata: ["error": "\(error)"])
-            transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: "error: could not read the store"))
+            transport.send(
+                RelayMessage.closed(subscriptionID: subscriptionID, message: "error: could not read the store"))
             return
         }
         for found in stored {

@@ -49,7 +49,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             body = []
         case (.GET, "/"), (.HEAD, "/"):
             status = .ok
-            if head.headers[canonicalForm: "accept"].contains(where: { $0.lowercased().contains("application/nostr+json") }) {
+            if head.headers[canonicalForm: "accept"].contains(where: {
+                $0.lowercased().contains("application/nostr+json")
+            }) {
                 headers.add(name: "Content-Type", value: "application/nostr+json")
                 body = relay.informationDocument
             } else {
@@ -70,7 +72,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if head.method == .HEAD { body = [] }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
         if !body.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: body.count)
             buffer.writeBytes(body)

@@ -69,21 +69,27 @@ struct Configuration {
         flag("policy", "auth_required_for_reads") { $0.policy.authRequiredForReads = $1 },
     ]
 
-    static func text(_ section: String, _ key: String, _ help: String, _ set: @escaping @Sendable (inout Configuration, String) -> Void)
+    static func text(
+        _ section: String, _ key: String, _ help: String,
+        _ set: @escaping @Sendable (inout Configuration, String) -> Void
+    )
         -> Setting
     {
         Setting(section: section, key: key, help: help) { c, v in set(&c, v) }
     }
 
     static func number(
-        _ section: String, _ key: String, _ range: ClosedRange<Int>, _ set: @escaping @Sendable (inout Configuration, Int) -> Void
+        _ section: String, _ key: String, _ range: ClosedRange<Int>,
+        _ set: @escaping @Sendable (inout Configuration, Int) -> Void
     ) -> Setting {
         Setting(section: section, key: key, help: "integer in \(range.lowerBound)...\(range.upperBound)") {
             c, v throws(ConfigurationError) in set(&c, try int(v, "\(section).\(key)", range))
         }
     }
 
-    static func flag(_ section: String, _ key: String, _ set: @escaping @Sendable (inout Configuration, Bool) -> Void) -> Setting {
+    static func flag(_ section: String, _ key: String, _ set: @escaping @Sendable (inout Configuration, Bool) -> Void)
+        -> Setting
+    {
         Setting(section: section, key: key, help: "true or false") { c, v throws(ConfigurationError) in
             switch v.lowercased() {
             case "true", "1", "yes", "on": set(&c, true)

@@ -52,7 +52,8 @@ struct Serve: ParsableCommand {
             store = try EventStore(
                 path: configuration.dataDirectory, options: configuration.storeOptions, logger: logger)
         } catch {
-            logger.critical("cannot open store", metadata: ["path": "\(configuration.dataDirectory)", "error": "\(error)"])
+            logger.critical(
+                "cannot open store", metadata: ["path": "\(configuration.dataDirectory)", "error": "\(error)"])
             throw ExitCode(1)
         }
         let writer = EventWriter(store: store, clock: clock, logger: logger)
@@ -64,7 +65,9 @@ struct Serve: ParsableCommand {
         do {
             try server.start(host: configuration.host, port: configuration.port)
         } catch {
-            logger.critical("cannot listen", metadata: ["address": "\(configuration.host):\(configuration.port)", "error": "\(error)"])
+            logger.critical(
+                "cannot listen",
+                metadata: ["address": "\(configuration.host):\(configuration.port)", "error": "\(error)"])
             writer.shutdown()
             store.close()
             throw ExitCode(1)

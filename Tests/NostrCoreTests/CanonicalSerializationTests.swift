@@ -7,14 +7,23 @@ final class CanonicalSerializationTests: XCTestCase {
     func testIDsMatchAnIndependentImplementation() {
         let pk = Bytes32(hex: "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")!
         let cases: [(Int64, UInt16, [[String]], String, String)] = [
-            (1_707_409_439, 1, [["-"]], "hello members of the secret group",
-             "f017727ad7c6b4c872639506b75ad7c8f85e0896f71610fb491625e1c0b8b2e6"),
-            (1_700_000_000, 1,
-             [["t", "ñandú"], ["e", "5c83da77af1dec6d7289834998ad7aafbd9e2191396d75ec3cc27f5a77226f36", "wss://r.example.com"]],
-             "line\nquote\"back\\slash\rcr\ttab\u{08}bs\u{0C}ff é ✓ 🐦 </script> /",
-             "81bf1def06377a9165779c432e88bd7028f2b078bad51bdfdf0ce7e714f5a80c"),
-            (0, 30023, [["d", "a:b"], ["title", "日本語"]], "",
-             "ff25dc91f6b2226e8da492eb69660365baa756bfdb147f31a316f29d2009b3a5"),
+            (
+                1_707_409_439, 1, [["-"]], "hello members of the secret group",
+                "f017727ad7c6b4c872639506b75ad7c8f85e0896f71610fb491625e1c0b8b2e6"
+            ),
+            (
+                1_700_000_000, 1,
+                [
+                    ["t", "ñandú"],
+                    ["e", "5c83da77af1dec6d7289834998ad7aafbd9e2191396d75ec3cc27f5a77226f36", "wss://r.example.com"],
+                ],
+                "line\nquote\"back\\slash\rcr\ttab\u{08}bs\u{0C}ff é ✓ 🐦 </script> /",
+                "81bf1def06377a9165779c432e88bd7028f2b078bad51bdfdf0ce7e714f5a80c"
+            ),
+            (
+                0, 30023, [["d", "a:b"], ["title", "日本語"]], "",
+                "ff25dc91f6b2226e8da492eb69660365baa756bfdb147f31a316f29d2009b3a5"
+            ),
             (1, 0, [], "{\"name\":\"x\"}", "765bd0ca0eda715fed805a011e07927462cc1d242a5c49b411a3a47bbe8e4705"),
         ]
         for (createdAt, kind, tags, content, expected) in cases {

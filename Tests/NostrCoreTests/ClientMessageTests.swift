@@ -27,7 +27,8 @@ final class ClientMessageTests: XCTestCase {
         let pk = signer.publicKey.hex
         guard
             case .success(.req(let id, let filters)) = parse(
-                ##"["REQ","sub1",{"authors":["\##(pk)"],"kinds":[1,0,1],"#t":["a","b"],"since":10,"until":20,"limit":5},{}]"##)
+                ##"["REQ","sub1",{"authors":["\##(pk)"],"kinds":[1,0,1],"#t":["a","b"],"since":10,"until":20,"limit":5},{}]"##
+            )
         else { return XCTFail("REQ not parsed") }
         XCTAssertEqual(id, "sub1")
         XCTAssertEqual(filters.count, 2)
@@ -65,10 +66,13 @@ final class ClientMessageTests: XCTestCase {
         let deep = "[\"EVENT\"," + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "]"
         XCTAssertNotNil(error(deep))
         let deepTags =
-            #"["EVENT",{"id":"00","tags":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+            #"["EVENT",{"id":"00","tags":"# + String(repeating: "[", count: 10_000)
+            + String(repeating: "]", count: 10_000)
             + "}]"
         XCTAssertNotNil(error(deepTags))
-        let deepUnknown = #"["EVENT",{"x":"# + String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000) + "}]"
+        let deepUnknown =
+            #"["EVENT",{"x":"# + String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)
+            + "}]"
         XCTAssertNotNil(error(deepUnknown))
     }
 
@@ -121,7 +125,8 @@ final class ClientMessageTests: XCTestCase {
             if case .invalidFilter(_, let r)? = error(text, limits: limits) { return r.message }
             return nil
         }
-        XCTAssertEqual(closedReason(#"["REQ","s",{"ids":["ABC"]}]"#), "invalid: ids must be 64 lowercase hex characters")
+        XCTAssertEqual(
+            closedReason(#"["REQ","s",{"ids":["ABC"]}]"#), "invalid: ids must be 64 lowercase hex characters")
         XCTAssertEqual(
             closedReason(##"["REQ","s",{"#e":["xyz"]}]"##), "invalid: #e values must be 64 lowercase hex characters")
         XCTAssertEqual(
@@ -136,7 +141,8 @@ final class ClientMessageTests: XCTestCase {
         XCTAssertEqual(closedReason(#"["REQ","\#(long)",{}]"#), "invalid: subscription id longer than 64 characters")
         let many = Array(repeating: "{}", count: 3).joined(separator: ",")
         XCTAssertEqual(
-            closedReason(#"["REQ","s",\#(many)]"#, limits: ParseLimits(maxFilters: 2)), "invalid: too many filters (max 2)")
+            closedReason(#"["REQ","s",\#(many)]"#, limits: ParseLimits(maxFilters: 2)),
+            "invalid: too many filters (max 2)")
     }
 
     func testEmptyListsMatchNothing() {

@@ -23,7 +23,8 @@ final class FilterTests: XCTestCase {
         XCTAssertTrue(Filter(tags: [.init(name: t, values: ["nostr", "other"])]).matches(e))
         XCTAssertFalse(Filter(tags: [.init(name: t, values: ["other"])]).matches(e))
         XCTAssertFalse(
-            Filter(tags: [.init(name: UInt8(ascii: "z"), values: ["zz"])]).matches(e), "multi-letter tags are not indexed")
+            Filter(tags: [.init(name: UInt8(ascii: "z"), values: ["zz"])]).matches(e),
+            "multi-letter tags are not indexed")
         XCTAssertFalse(Filter(kinds: [1], tags: [.init(name: t, values: ["nostr"])], since: 200).matches(e), "AND")
         XCTAssertTrue([Filter(kinds: [7]), Filter(authors: [alice.publicKey])].anyMatches(e), "filters are OR-ed")
     }

@@ -56,13 +56,19 @@ final class QueryDifferentialTests: XCTestCase {
                 }.sorted()
             }
             if shape == 1 || shape == 2 || shape == 9 {
-                f.authors = Array(Set((0..<Int.random(in: 1...4, using: &rng)).map { _ in authors.randomElement(using: &rng)! })).sorted()
+                f.authors = Array(
+                    Set((0..<Int.random(in: 1...4, using: &rng)).map { _ in authors.randomElement(using: &rng)! })
+                ).sorted()
             }
             if shape == 2 || shape == 3 || shape == 8 || (shape == 9 && Bool.random(using: &rng)) {
-                f.kinds = Array(Set((0..<Int.random(in: 1...3, using: &rng)).map { _ in kinds.randomElement(using: &rng)! })).sorted()
+                f.kinds = Array(
+                    Set((0..<Int.random(in: 1...3, using: &rng)).map { _ in kinds.randomElement(using: &rng)! })
+                ).sorted()
             }
             if shape == 4 || shape == 8 {
-                f.tags = [.init(name: UInt8(ascii: "t"), values: Set((0..<2).map { _ in topics.randomElement(using: &rng)! }))]
+                f.tags = [
+                    .init(name: UInt8(ascii: "t"), values: Set((0..<2).map { _ in topics.randomElement(using: &rng)! }))
+                ]
             }
             if shape == 5 {
                 f.tags = [.init(name: UInt8(ascii: "e"), values: [refs.randomElement(using: &rng)!.hex])]
@@ -73,8 +79,12 @@ final class QueryDifferentialTests: XCTestCase {
                     .init(name: UInt8(ascii: "t"), values: [topics.randomElement(using: &rng)!]),
                 ]
             }
-            if Int.random(in: 0..<3, using: &rng) == 0 { f.since = 1_699_990_000 + Int64.random(in: 0..<600, using: &rng) }
-            if Int.random(in: 0..<3, using: &rng) == 0 { f.until = 1_699_990_000 + Int64.random(in: 0..<600, using: &rng) }
+            if Int.random(in: 0..<3, using: &rng) == 0 {
+                f.since = 1_699_990_000 + Int64.random(in: 0..<600, using: &rng)
+            }
+            if Int.random(in: 0..<3, using: &rng) == 0 {
+                f.until = 1_699_990_000 + Int64.random(in: 0..<600, using: &rng)
+            }
             switch Int.random(in: 0..<4, using: &rng) {
             case 0: f.limit = nil
             case 1: f.limit = 0

@@ -7,7 +7,8 @@ final class StoreSemanticsTests: XCTestCase {
     let bob = Bytes32(w0: 2, w1: 2, w2: 2, w3: 2)
     var rng = SeededRandom(seed: 7)
 
-    func event(_ pubkey: Bytes32, _ createdAt: Int64, kind: UInt16, tags: [[String]] = [], id: Bytes32? = nil) -> Event {
+    func event(_ pubkey: Bytes32, _ createdAt: Int64, kind: UInt16, tags: [[String]] = [], id: Bytes32? = nil) -> Event
+    {
         makeEvent(id: id ?? .random(using: &rng), pubkey: pubkey, createdAt: createdAt, kind: kind, tags: tags)
     }
 
@@ -94,9 +95,11 @@ final class StoreSemanticsTests: XCTestCase {
         XCTAssertEqual(t.write(event(alice, 200, kind: 5, tags: [["a", address]])), .saved)
         XCTAssertNil(try t.store.event(id: v1.id))
         XCTAssertNotNil(try t.store.event(id: other.id))
-        XCTAssertEqual(t.write(event(alice, 150, kind: 30023, tags: [["d", "x"]])), .deleted, "older than the deletion")
+        XCTAssertEqual(
+            t.write(event(alice, 150, kind: 30023, tags: [["d", "x"]])), .deleted, "older than the deletion")
         XCTAssertEqual(t.write(event(alice, 200, kind: 30023, tags: [["d", "x"]])), .deleted, "as old as the deletion")
-        XCTAssertEqual(t.write(event(alice, 250, kind: 30023, tags: [["d", "x"]])), .saved, "newer versions are welcome")
+        XCTAssertEqual(
+            t.write(event(alice, 250, kind: 30023, tags: [["d", "x"]])), .saved, "newer versions are welcome")
         // A replaceable (non-addressable) address has an empty d part.
         let profile = event(alice, 100, kind: 0)
         XCTAssertEqual(t.write(profile), .saved)

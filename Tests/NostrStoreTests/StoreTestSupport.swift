@@ -61,10 +61,13 @@ final class TestStore {
         done.expectedFulfillmentCount = max(1, events.count)
         if events.isEmpty { done.fulfill() }
         for (i, event) in events.enumerated() {
-            while !writer.submit(event, json: event.jsonBytes, completion: { outcome in
-                outcomes.set(i, outcome)
-                done.fulfill()
-            }) {
+            while !writer.submit(
+                event, json: event.jsonBytes,
+                completion: { outcome in
+                    outcomes.set(i, outcome)
+                    done.fulfill()
+                })
+            {
                 // The inbox is full: wait for the writer to drain some of it.
                 usleep(1000)
             }

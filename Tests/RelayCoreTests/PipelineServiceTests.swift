@@ -39,7 +39,8 @@ final class ValidationServiceTests: XCTestCase {
         var limits = Limits()
         limits.createdAtLowerLimit = 3600
         XCTAssertEqual(
-            rejection(signer.event(kind: 1, content: "", createdAt: now - 3601), service: ValidationService(limits: limits)),
+            rejection(
+                signer.event(kind: 1, content: "", createdAt: now - 3601), service: ValidationService(limits: limits)),
             .invalid("event creation date is too far in the past"))
         XCTAssertNil(rejection(signer.event(kind: 1, content: "", createdAt: 1)), "no lower limit by default")
     }
@@ -60,12 +61,15 @@ final class ValidationServiceTests: XCTestCase {
         XCTAssertEqual(
             rejection(signer.event(kind: 1, content: "", tags: [["a"], ["b"], ["c"]], createdAt: now), service: s),
             .invalid("too many tags (max 2)"))
-        XCTAssertNil(rejection(signer.event(kind: 1, content: "ééééé", createdAt: now), service: s), "characters, not bytes")
+        XCTAssertNil(
+            rejection(signer.event(kind: 1, content: "ééééé", createdAt: now), service: s), "characters, not bytes")
         XCTAssertEqual(
             rejection(signer.event(kind: 1, content: "123456", createdAt: now), service: s),
             .invalid("content is longer than 5 characters"))
         XCTAssertEqual(
-            rejection(signer.event(kind: 1, content: "", tags: [["t", String(repeating: "x", count: 300)]], createdAt: now), service: s),
+            rejection(
+                signer.event(kind: 1, content: "", tags: [["t", String(repeating: "x", count: 300)]], createdAt: now),
+                service: s),
             .invalid("event is larger than 400 bytes"))
     }
 }
@@ -84,10 +88,13 @@ final class AuthorizationServiceTests: XCTestCase {
             .deny(.authRequired("this event may only be published by its author")))
         auth.add(bob.publicKey)
         XCTAssertEqual(
-            service.authorizeWrite(protected, auth: auth), .deny(.restricted("this event may only be published by its author")))
+            service.authorizeWrite(protected, auth: auth),
+            .deny(.restricted("this event may only be published by its author")))
         auth.add(alice.publicKey)
         XCTAssertEqual(service.authorizeWrite(protected, auth: auth), .allow, "several pubkeys may be authenticated")
-        XCTAssertEqual(service.authorizeWrite(alice.event(kind: 1, content: "", createdAt: now), auth: AuthState(challenge: "c")), .allow)
+        XCTAssertEqual(
+            service.authorizeWrite(alice.event(kind: 1, content: "", createdAt: now), auth: AuthState(challenge: "c")),
+            .allow)
         var policy = Policy()
         policy.acceptProtectedEvents = false
         XCTAssertEqual(
@@ -101,14 +108,18 @@ final class AuthorizationServiceTests: XCTestCase {
         policy.authRequiredForReads = true
         let s = AuthorizationService(policy: policy, limits: Limits(), relayURL: "")
         var auth = AuthState(challenge: "c")
-        XCTAssertEqual(s.authorizeWrite(alice.event(kind: 1, content: "", createdAt: now), auth: auth),
-                       .deny(.authRequired("this relay only accepts events from authenticated users")))
-        XCTAssertEqual(s.authorizeRead([Filter()], auth: auth), .deny(.authRequired("this relay only serves authenticated users")))
+        XCTAssertEqual(
+            s.authorizeWrite(alice.event(kind: 1, content: "", createdAt: now), auth: auth),
+            .deny(.authRequired("this relay only accepts events from authenticated users")))
+        XCTAssertEqual(
+            s.authorizeRead([Filter()], auth: auth), .deny(.authRequired("this relay only serves authenticated users")))
         auth.add(alice.publicKey)
         XCTAssertEqual(s.authorizeRead([Filter()], auth: auth), .allow)
     }
 
-    func authEvent(challenge: String = "c", relay: String? = "wss://relay.example.com/", kind: UInt16 = 22242, at: Int64? = nil) -> Event {
+    func authEvent(
+        challenge: String = "c", relay: String? = "wss://relay.example.com/", kind: UInt16 = 22242, at: Int64? = nil
+    ) -> Event {
         var tags = [["challenge", challenge]]
         if let relay { tags.append(["relay", relay]) }
         return alice.event(kind: kind, content: "", tags: tags, createdAt: at ?? now)
@@ -117,7 +128,9 @@ final class AuthorizationServiceTests: XCTestCase {
     func testAuthEventVerification() {
         let auth = AuthState(challenge: "c")
         XCTAssertEqual(try service.verifyAuth(authEvent(), auth: auth, now: now).get(), alice.publicKey)
-        XCTAssertEqual(try service.verifyAuth(authEvent(relay: "WSS://Relay.Example.com"), auth: auth, now: now).get(), alice.publicKey)
+        XCTAssertEqual(
+            try service.verifyAuth(authEvent(relay: "WSS://Relay.Example.com"), auth: auth, now: now).get(),
+            alice.publicKey)
         func reason(_ e: Event) -> Rejection? {
             if case .failure(let r) = service.verifyAuth(e, auth: auth, now: now) { return r }
             return nil
@@ -125,8 +138,10 @@ final class AuthorizationServiceTests: XCTestCase {
         XCTAssertEqual(reason(authEvent(kind: 1)), .invalid("AUTH event must be of kind 22242"))
         XCTAssertEqual(reason(authEvent(challenge: "other")), .invalid("AUTH challenge does not match"))
         XCTAssertEqual(reason(authEvent(relay: nil)), .invalid("AUTH event has no relay tag"))
-        XCTAssertEqual(reason(authEvent(relay: "wss://evil.example.com")), .invalid("AUTH relay tag is for another relay"))
-        XCTAssertEqual(reason(authEvent(at: now - 601)), .invalid("AUTH event created_at is too far from the current time"))
+        XCTAssertEqual(
+            reason(authEvent(relay: "wss://evil.example.com")), .invalid("AUTH relay tag is for another relay"))
+        XCTAssertEqual(
+            reason(authEvent(at: now - 601)), .invalid("AUTH event created_at is too far from the current time"))
     }
 }
 

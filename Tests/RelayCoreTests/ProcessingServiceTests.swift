@@ -3,6 +3,7 @@ import Logging
 import NostrCore
 import NostrStore
 import RelayCore
+import Synchronization
 import XCTest
 
 final class ProcessingServiceTests: XCTestCase {
@@ -72,5 +73,3 @@ final class ProcessingServiceTests: XCTestCase {
         XCTAssertEqual(refused.okAnswer.message, "invalid: nope")
     }
 }
-
-import Synchronization

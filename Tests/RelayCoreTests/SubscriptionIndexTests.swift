@@ -23,17 +23,29 @@ final class SubscriptionIndexTests: XCTestCase {
         let sub = RecordingSubscriber()
         let e = alice.event(kind: 1, content: "", tags: [["t", "swift"], ["p", bob.publicKey.hex]], createdAt: 100)
         index.add(connection: 1, subscriptionID: "byID", filters: [Filter(ids: [e.id])], subscriber: sub)
-        index.add(connection: 1, subscriptionID: "byAuthor", filters: [Filter(authors: [alice.publicKey], kinds: [1])], subscriber: sub)
-        index.add(connection: 1, subscriptionID: "byAuthorWrongKind", filters: [Filter(authors: [alice.publicKey], kinds: [7])], subscriber: sub)
-        index.add(connection: 1, subscriptionID: "byTag", filters: [Filter(tags: [.init(name: UInt8(ascii: "t"), values: ["swift"])])], subscriber: sub)
-        index.add(connection: 1, subscriptionID: "byOtherTag", filters: [Filter(tags: [.init(name: UInt8(ascii: "t"), values: ["rust"])])], subscriber: sub)
-        index.add(connection: 1, subscriptionID: "byP", filters: [Filter(tags: [.init(name: UInt8(ascii: "p"), values: [bob.publicKey.hex])])], subscriber: sub)
+        index.add(
+            connection: 1, subscriptionID: "byAuthor", filters: [Filter(authors: [alice.publicKey], kinds: [1])],
+            subscriber: sub)
+        index.add(
+            connection: 1, subscriptionID: "byAuthorWrongKind",
+            filters: [Filter(authors: [alice.publicKey], kinds: [7])], subscriber: sub)
+        index.add(
+            connection: 1, subscriptionID: "byTag",
+            filters: [Filter(tags: [.init(name: UInt8(ascii: "t"), values: ["swift"])])], subscriber: sub)
+        index.add(
+            connection: 1, subscriptionID: "byOtherTag",
+            filters: [Filter(tags: [.init(name: UInt8(ascii: "t"), values: ["rust"])])], subscriber: sub)
+        index.add(
+            connection: 1, subscriptionID: "byP",
+            filters: [Filter(tags: [.init(name: UInt8(ascii: "p"), values: [bob.publicKey.hex])])], subscriber: sub)
         index.add(connection: 1, subscriptionID: "byKind", filters: [Filter(kinds: [1])], subscriber: sub)
         index.add(connection: 1, subscriptionID: "all", filters: [Filter()], subscriber: sub)
         index.add(connection: 1, subscriptionID: "allButTooOld", filters: [Filter(until: 99)], subscriber: sub)
         index.add(connection: 1, subscriptionID: "bob", filters: [Filter(authors: [bob.publicKey])], subscriber: sub)
         index.add(connection: 1, subscriptionID: "empty", filters: [Filter(authors: [])], subscriber: sub)
-        index.add(connection: 1, subscriptionID: "secondFilter", filters: [Filter(kinds: [9]), Filter(authors: [alice.publicKey])], subscriber: sub)
+        index.add(
+            connection: 1, subscriptionID: "secondFilter",
+            filters: [Filter(kinds: [9]), Filter(authors: [alice.publicKey])], subscriber: sub)
         let matches = index.match(e)
         XCTAssertEqual(matches.count, 1, "one entry per connection")
         XCTAssertEqual(ids(matches), ["byID", "byAuthor", "byTag", "byP", "byKind", "all", "secondFilter"])
@@ -63,7 +75,9 @@ final class SubscriptionIndexTests: XCTestCase {
         let index = SubscriptionIndex()
         let sub = RecordingSubscriber()
         for i in 0..<10_000 {
-            index.add(connection: UInt64(i), subscriptionID: "s", filters: [Filter(authors: [Signer(seed: UInt64(10_000 + i % 50)).publicKey])], subscriber: sub)
+            index.add(
+                connection: UInt64(i), subscriptionID: "s",
+                filters: [Filter(authors: [Signer(seed: UInt64(10_000 + i % 50)).publicKey])], subscriber: sub)
         }
         let target = Signer(seed: 10_007)
         let matches = index.match(target.event(kind: 1, content: "", createdAt: 1))

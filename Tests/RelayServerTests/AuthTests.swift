@@ -21,7 +21,8 @@ final class AuthTests: XCTestCase {
     }
 
     func authMessage(_ signer: Signer, challenge: String, relay: String = "ws://127.0.0.1/") -> String {
-        let event = signer.event(kind: 22242, content: "", tags: [["relay", relay], ["challenge", challenge]], createdAt: now)
+        let event = signer.event(
+            kind: 22242, content: "", tags: [["relay", relay], ["challenge", challenge]], createdAt: now)
         return #"["AUTH",\#(event.json)]"#
     }
 
@@ -53,9 +54,11 @@ final class AuthTests: XCTestCase {
         let (client, challenge) = try await relay.connectReady()
         let wrongChallenge = try await answer(client, authMessage(alice, challenge: "not-it"))
         XCTAssertEqual(wrongChallenge.2, "invalid: AUTH challenge does not match")
-        let wrongRelay = try await answer(client, authMessage(alice, challenge: challenge, relay: "wss://elsewhere.example"))
+        let wrongRelay = try await answer(
+            client, authMessage(alice, challenge: challenge, relay: "wss://elsewhere.example"))
         XCTAssertEqual(wrongRelay.2, "invalid: AUTH relay tag is for another relay")
-        var forged = alice.event(kind: 22242, content: "", tags: [["relay", "ws://127.0.0.1/"], ["challenge", challenge]], createdAt: now)
+        var forged = alice.event(
+            kind: 22242, content: "", tags: [["relay", "ws://127.0.0.1/"], ["challenge", challenge]], createdAt: now)
         forged.sig = bob.sign(forged.id)
         let badSig = try await answer(client, #"["AUTH",\#(forged.json)]"#)
         XCTAssertEqual(badSig.2, "invalid: signature verification failed")
@@ -79,7 +82,8 @@ final class AuthTests: XCTestCase {
         let (client, challenge) = try await relay.connectReady()
         client.send(#"["REQ","s",{}]"#)
         let closed = try await client.nextMessage()
-        XCTAssertEqual(closed as? [String], ["CLOSED", "s", "auth-required: this relay only serves authenticated users"])
+        XCTAssertEqual(
+            closed as? [String], ["CLOSED", "s", "auth-required: this relay only serves authenticated users"])
         _ = try await answer(client, authMessage(alice, challenge: challenge))
         client.send(#"["REQ","s",{}]"#)
         let eose = try await client.nextMessage()

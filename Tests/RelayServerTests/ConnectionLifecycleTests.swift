@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NostrCore
 import NostrStore
@@ -88,5 +89,3 @@ final class ConnectionLifecycleTests: XCTestCase {
         for e in events { XCTAssertNotNil(try store.event(id: e.id)) }
     }
 }
-
-import Foundation

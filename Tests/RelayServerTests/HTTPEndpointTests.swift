@@ -1,9 +1,12 @@
 import NIOCore
 import NIOPosix
+import RelayCore
 import XCTest
 
 /// A minimal HTTP/1.1 GET over a raw socket (Connection: close), for the relay's HTTP routes.
-func httpGet(port: Int, path: String, headers: [String: String] = [:], group: EventLoopGroup) async throws -> (status: Int, headers: String, body: String) {
+func httpGet(port: Int, path: String, headers: [String: String] = [:], group: EventLoopGroup) async throws -> (
+    status: Int, headers: String, body: String
+) {
     final class Collect: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         var bytes: [UInt8] = []
@@ -36,7 +39,8 @@ final class HTTPEndpointTests: XCTestCase {
         limits.maxLimit = 321
         let relay = try TestRelay(limits: limits)
         defer { relay.stop() }
-        let r = try await httpGet(port: relay.port, path: "/", headers: ["Accept": "application/nostr+json"], group: relay.clientGroup)
+        let r = try await httpGet(
+            port: relay.port, path: "/", headers: ["Accept": "application/nostr+json"], group: relay.clientGroup)
         XCTAssertEqual(r.status, 200)
         XCTAssertTrue(r.headers.lowercased().contains("content-type: application/nostr+json"))
         XCTAssertTrue(r.headers.contains("Access-Control-Allow-Origin: *"))
@@ -80,6 +84,5 @@ final class HTTPEndpointTests: XCTestCase {
     }
 }
 
-import RelayCore
 typealias RelayCoreLimits = Limits
 typealias RelayCoreInfo = RelayInfo

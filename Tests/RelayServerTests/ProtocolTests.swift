@@ -8,7 +8,9 @@ final class ProtocolTests: XCTestCase {
     let alice = Signer(seed: 101)
     let bob = Signer(seed: 102)
 
-    func ok(_ client: TestClient, _ event: Event, file: StaticString = #filePath, line: UInt = #line) async throws -> (Bool, String) {
+    func ok(_ client: TestClient, _ event: Event, file: StaticString = #filePath, line: UInt = #line) async throws -> (
+        Bool, String
+    ) {
         client.send(event.message)
         let m = try await client.nextMessage(file: file, line: line)
         XCTAssertEqual(m.first as? String, "OK", file: file, line: line)
@@ -109,7 +111,8 @@ final class ProtocolTests: XCTestCase {
         let reaction = alice.event(kind: 7, content: "+", createdAt: now)
         _ = try await ok(publisher, reaction)
         let got = try await subscriber.nextMessage()
-        XCTAssertEqual((got[2] as! [String: Any])["id"] as? String, reaction.id.hex, "only the replacing filter applies")
+        XCTAssertEqual(
+            (got[2] as! [String: Any])["id"] as? String, reaction.id.hex, "only the replacing filter applies")
 
         subscriber.send(#"["CLOSE","s"]"#)
         // A REQ answered after the CLOSE proves the CLOSE was handled (messages are handled in order).

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import NostrCore
 import XCTest
 
@@ -48,7 +49,8 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertNotEqual(code1, 0)
         XCTAssertTrue(err1.contains("invalid value for server.listen: \"nowhere\""), err1)
 
-        let (code2, err2) = try run(["serve", "--data", temporaryDirectory()], environment: ["TERN_LIMITS_MAX_SUBSCRIPTIONS": "lots"])
+        let (code2, err2) = try run(
+            ["serve", "--data", temporaryDirectory()], environment: ["TERN_LIMITS_MAX_SUBSCRIPTIONS": "lots"])
         XCTAssertNotEqual(code2, 0)
         XCTAssertTrue(err2.contains("invalid value for limits.max_subscriptions: \"lots\""), err2)
 
@@ -73,12 +75,12 @@ final class ServeCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let config = data + ".toml"
         try """
-            [relay]
-            name = "from the file"
-            [limits]
-            max_subscriptions = 3
-            max_limit = 42
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        [relay]
+        name = "from the file"
+        [limits]
+        max_subscriptions = 3
+        max_limit = 42
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: config) }
 
         let process = Process()
@@ -131,8 +133,6 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertTrue(log.contains("level=info"), "structured log lines")
     }
 }
-
-import NIOPosix
 
 enum TestRelayGroup {
     static let shared = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -37,9 +38,11 @@ final class TestClient: @unchecked Sendable {
         let upgraded = group.next().makePromise(of: Void.self)
         var bootstrap = ClientBootstrap(group: group)
         if let receiveBuffer {
-            bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
         }
-        bootstrap = bootstrap
+        bootstrap =
+            bootstrap
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(
                     maxFrameSize: maxFrameSize, automaticErrorHandling: false,
@@ -209,8 +212,6 @@ final class TestClient: @unchecked Sendable {
 
     struct UpgradeRefused: Error { let status: UInt }
 }
-
-import Foundation
 
 enum JSON {
     static func parse(_ text: String) -> Any? {

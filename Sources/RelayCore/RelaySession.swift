@@ -111,8 +111,11 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
         }
         let id = event.id
         relay.processing.process(valid, route: route) { [self] outcome in
-            ok(id, outcome)
-            transport.execute { [self] in eventFinished() }
+            // One hop back to this connection's thread: answer, then account for the event.
+            transport.execute { [self] in
+                ok(id, outcome)
+                eventFinished()
+            }
         }
     }
 

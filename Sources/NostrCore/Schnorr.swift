@@ -59,7 +59,7 @@ public final class Signer: @unchecked Sendable {
         }
         var xonly = secp256k1_xonly_pubkey()
         var parity: Int32 = 0
-        secp256k1_keypair_xonly_pub(ctx, &xonly, &parity, &keypair)
+        _ = secp256k1_keypair_xonly_pub(ctx, &xonly, &parity, &keypair)
         var out = [UInt8](repeating: 0, count: 32)
         secp256k1_xonly_pubkey_serialize(ctx, &out, &xonly)
         publicKey = Bytes32(out)!

@@ -37,6 +37,7 @@ public final class RelayServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     let http = HTTPHandler(relay: relay, healthy: { [self] in !stopped.load(ordering: .relaxed) })
+                    let httpOnLoop = NIOLoopBound(http, eventLoop: channel.eventLoop)
                     let upgrader = NIOWebSocketServerUpgrader(
                         maxFrameSize: limits.maxMessageLength,
                         automaticErrorHandling: false,
@@ -60,7 +61,7 @@ public final class RelayServer: Sendable {
                         withServerUpgrade: (
                             upgraders: [upgrader],
                             completionHandler: { context in
-                                context.pipeline.syncOperations.removeHandler(http, promise: nil)
+                                context.pipeline.syncOperations.removeHandler(httpOnLoop.value, promise: nil)
                             }
                         ))
                     try sync.addHandler(http)

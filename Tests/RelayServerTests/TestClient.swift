@@ -177,7 +177,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// Sends the HTTP request that the upgrader turns into a WebSocket handshake.
-    final class UpgradeRequester: ChannelInboundHandler, RemovableChannelHandler {
+    final class UpgradeRequester: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
         typealias InboundIn = HTTPClientResponsePart
         typealias OutboundOut = HTTPClientRequestPart
         let path: String

@@ -32,6 +32,7 @@ struct Serve: ParsableCommand {
     var logLevel: String?
 
     func run() throws {
+        raiseFileLimit()
         var configuration = Configuration()
         do {
             if let config { try configuration.apply(tomlFile: config) }

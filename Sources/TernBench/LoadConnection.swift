@@ -1,0 +1,172 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// A relay address `ws://host:port/path` (plain WebSocket; put TLS in front of the relay).
+public struct RelayAddress: Sendable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let path: String
+
+    public init?(_ url: String) {
+        guard url.hasPrefix("ws://") else { return nil }
+        var rest = url.dropFirst(5)
+        var path = "/"
+        if let slash = rest.firstIndex(of: "/") {
+            path = String(rest[slash...])
+            rest = rest[..<slash]
+        }
+        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let host = parts.first, !host.isEmpty else { return nil }
+        let port = parts.count == 2 ? Int(parts[1]) : 80
+        guard let port, (1...65535).contains(port) else { return nil }
+        self.host = String(host)
+        self.port = port
+        self.path = path
+    }
+
+    public var description: String { "ws://\(host):\(port)\(path)" }
+}
+
+/// One WebSocket connection of the load generator. Received text messages go to `onMessage`
+/// on the connection's event loop; sends must happen on that loop too.
+final class LoadConnection: @unchecked Sendable {
+    let channel: Channel
+    var onMessage: (ByteBuffer) -> Void = { _ in }
+    var onClose: () -> Void = {}
+
+    private init(channel: Channel) {
+        self.channel = channel
+    }
+
+    var loop: EventLoop { channel.eventLoop }
+
+    static func open(_ address: RelayAddress, group: EventLoopGroup) -> EventLoopFuture<LoadConnection> {
+        let upgraded = group.next().makePromise(of: LoadConnection.self)
+        let connect = ClientBootstrap(group: group)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                let upgrader = NIOWebSocketClientUpgrader(
+                    maxFrameSize: 1 << 24, automaticErrorHandling: true,
+                    upgradePipelineHandler: { channel, _ in
+                        channel.eventLoop.makeCompletedFuture {
+                            let connection = LoadConnection(channel: channel)
+                            let sync = channel.pipeline.syncOperations
+                            sync.removeHandler(try sync.handler(type: Requester.self), promise: nil)
+                            try sync.addHandler(Receiver(connection: connection))
+                            upgraded.succeed(connection)
+                        }
+                    })
+                return channel.pipeline.addHTTPClientHandlers(
+                    leftOverBytesStrategy: .forwardBytes,
+                    withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
+                ).flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandler(
+                        Requester(host: address.host, path: address.path, result: upgraded))
+                }
+            }
+            .connect(host: address.host, port: address.port)
+        connect.whenFailure { upgraded.fail($0) }
+        return upgraded.futureResult
+    }
+
+    /// Sends a text frame (client frames are masked). Event loop only.
+    func send(_ bytes: [UInt8], flush: Bool = true) {
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer)
+        if flush {
+            channel.writeAndFlush(frame, promise: nil)
+        } else {
+            channel.write(frame, promise: nil)
+        }
+    }
+
+    func flush() { channel.flush() }
+
+    func close() { channel.close(promise: nil) }
+
+    final class Receiver: ChannelInboundHandler {
+        typealias InboundIn = WebSocketFrame
+        typealias OutboundOut = WebSocketFrame
+        let connection: LoadConnection
+        init(connection: LoadConnection) { self.connection = connection }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            switch frame.opcode {
+            case .text:
+                connection.onMessage(frame.unmaskedData)
+            case .ping:
+                var payload = frame.unmaskedData
+                let pong = WebSocketFrame(
+                    fin: true, opcode: .pong, maskKey: .random(),
+                    data: payload.readSlice(length: payload.readableBytes)!)
+                context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+            case .connectionClose:
+                context.close(promise: nil)
+            default:
+                break
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            connection.onClose()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: Error) {
+            context.close(promise: nil)
+        }
+    }
+
+    final class Requester: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPClientResponsePart
+        typealias OutboundOut = HTTPClientRequestPart
+        let host: String
+        let path: String
+        let result: EventLoopPromise<LoadConnection>
+
+        init(host: String, path: String, result: EventLoopPromise<LoadConnection>) {
+            self.host = host
+            self.path = path
+            self.result = result
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: host)
+            headers.add(name: "Content-Length", value: "0")
+            context.write(
+                wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))),
+                promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .head(let head) = unwrapInboundIn(data) {
+                result.fail(BenchError.upgradeRefused(Int(head.status.code)))
+            }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: Error) {
+            result.fail(error)
+            context.close(promise: nil)
+        }
+    }
+}
+
+public enum BenchError: Error, CustomStringConvertible {
+    case upgradeRefused(Int)
+    case badURL(String)
+    case timedOut(String)
+
+    public var description: String {
+        switch self {
+        case .upgradeRefused(let status): "the relay refused the WebSocket upgrade (HTTP \(status))"
+        case .badURL(let url): "not a ws://HOST:PORT URL: \(url)"
+        case .timedOut(let what): "timed out: \(what)"
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import TernBench
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a relay (tern or any other) with pre-signed, pipelined load.",
+        discussion: """
+            ingest: publish --events over --connections, --window EVENTs in flight on each; OK latency.
+            query:  store --events, then limit-50 REQs by author, kind, tag and ids for --duration s; time to EOSE.
+            fanout: --subscribers live subscriptions, then publish --events; delivery latency and completeness.
+            mixed:  subscribers, publishing and queries at the same time.
+            With --pid, the relay's CPU time and memory are read from /proc (same machine only).
+            """
+    )
+
+    @Argument(help: "ingest, query, fanout or mixed")
+    var scenario: String
+
+    @Option(help: "The relay, ws://HOST:PORT")
+    var url: String
+
+    @Option(help: "Events to publish")
+    var events: Int = 20_000
+
+    @Option(help: "Connections that publish (and, for query/mixed, that query)")
+    var connections: Int = 8
+
+    @Option(help: "Messages in flight per connection")
+    var window: Int = 32
+
+    @Option(help: "Live subscribers for fanout and mixed")
+    var subscribers: Int = 200
+
+    @Option(help: "Seconds of querying for query and mixed")
+    var duration: Double = 10
+
+    @Option(help: "Distinct authors of the generated events")
+    var authors: Int = 500
+
+    @Option(help: "Load generator threads")
+    var threads: Int = 2
+
+    @Option(help: "The relay's process id, to report its CPU time and memory")
+    var pid: Int32?
+
+    @Option(help: "Seed for the generated keys (default: random, so runs do not collide)")
+    var seed: UInt64?
+
+    @Flag(help: "Print one JSON object instead of a summary")
+    var json = false
+
+    func run() throws {
+        guard let kind = BenchOptions.Scenario(rawValue: scenario) else {
+            throw ValidationError("scenario must be one of ingest, query, fanout, mixed")
+        }
+        guard let address = RelayAddress(url) else { throw ValidationError("--url must look like ws://HOST:PORT") }
+        guard events > 0, connections > 0, window > 0, subscribers >= 0, duration > 0, authors > 0, threads > 0 else {
+            throw ValidationError("counts and durations must be positive")
+        }
+        var options = BenchOptions(scenario: kind, address: address)
+        options.events = events
+        options.connections = connections
+        options.window = window
+        options.subscribers = subscribers
+        options.duration = duration
+        options.authors = authors
+        options.threads = threads
+        options.relayPID = pid
+        options.seed = seed
+        raiseFileLimit()
+        let quiet = json
+        let runner = BenchRunner(options: options) { line in
+            if !quiet { print(line) }
+        }
+        let report = try runner.run()
+        print(json ? report.json : report.human)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import TernBench
+import XCTest
+
+/// `tern bench` against the real relay, small and bounded: every scenario completes and reports
+/// what it must.
+final class BenchToolTests: XCTestCase {
+    func options(_ scenario: BenchOptions.Scenario, _ relay: TestRelay) -> BenchOptions {
+        var o = BenchOptions(scenario: scenario, address: RelayAddress("ws://127.0.0.1:\(relay.port)")!)
+        o.events = 300
+        o.connections = 3
+        o.window = 8
+        o.subscribers = 5
+        o.duration = 1
+        o.authors = 20
+        o.threads = 1
+        o.seed = 12345
+        o.relayPID = getpid()
+        return o
+    }
+
+    func value(_ report: BenchReport, _ key: String) -> BenchReport.Value? {
+        report.fields.first { $0.0 == key }?.1
+    }
+
+    func int(_ report: BenchReport, _ key: String) -> Int? {
+        if case .int(let i)? = value(report, key) { return i }
+        return nil
+    }
+
+    func testIngestAnswersEveryEvent() throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let report = try BenchRunner(options: options(.ingest, relay), log: { _ in }).run()
+        XCTAssertEqual(int(report, "events_sent"), 300)
+        XCTAssertGreaterThan(int(report, "events_accepted") ?? 0, 250)
+        XCTAssertEqual(int(report, "ok_latency_count"), 300)
+        XCTAssertNotNil(value(report, "relay_cpu_us_per_event"))
+        XCTAssertTrue(report.json.hasPrefix(#"{"scenario":"ingest""#))
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(report.json.utf8)))
+    }
+
+    func testFanoutDeliversEveryEventToEverySubscriber() throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let report = try BenchRunner(options: options(.fanout, relay), log: { _ in }).run()
+        let accepted = int(report, "events_accepted") ?? 0
+        XCTAssertEqual(int(report, "deliveries"), accepted * 5)
+        guard case .flag(let all)? = value(report, "every_subscriber_got_every_event") else { return XCTFail() }
+        XCTAssertTrue(all)
+    }
+
+    func testQueryAndMixedComplete() throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let q = try BenchRunner(options: options(.query, relay), log: { _ in }).run()
+        XCTAssertGreaterThan(int(q, "queries") ?? 0, 10)
+        XCTAssertGreaterThan(int(q, "query_events_received") ?? 0, 0)
+        XCTAssertEqual(int(q, "queries_closed_by_relay"), 0)
+        let m = try BenchRunner(options: options(.mixed, relay), log: { _ in }).run()
+        XCTAssertGreaterThan(int(m, "queries") ?? 0, 0)
+        XCTAssertEqual(int(m, "events_sent"), 300)
+    }
+
+    func testAddressParsing() {
+        XCTAssertEqual(RelayAddress("ws://127.0.0.1:7447")?.port, 7447)
+        XCTAssertEqual(RelayAddress("ws://localhost/relay")?.path, "/relay")
+        XCTAssertNil(RelayAddress("wss://relay.example.com"), "TLS is not spoken by the bench")
+        XCTAssertNil(RelayAddress("http://x"))
+    }
+}

@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data
 
-.PHONY: deps build release run test format lint clean
+.PHONY: deps build release run test format lint clean benchmarks benchmark-check benchmark-thresholds
 
 ## Install the system libraries tern links against, when missing (Debian/Ubuntu).
 deps:
@@ -25,16 +25,30 @@ release: deps
 run: release
 	$$($(SWIFT) build -c release --show-bin-path)/tern serve --listen $(LISTEN) --data $(DATA)
 
-## Build once, then run every test.
+## Build once, then run every test, then the malloc-count gate of the benchmarks.
 test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	scripts/benchmark-check.sh
+
+## All micro-benchmarks, time and mallocs per operation (TERN_BENCH_STORE_EVENTS sizes the query store).
+benchmarks: deps
+	$(SWIFT) package --allow-writing-to-package-directory benchmark
+
+## Fails when a change raises a benchmark's malloc count.
+benchmark-check: deps
+	scripts/benchmark-check.sh
+
+## Records today's malloc counts as the thresholds (commit Benchmarks/Thresholds after).
+benchmark-thresholds: deps
+	TERN_BENCH_STORE_EVENTS=100000 $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
+		--path Benchmarks/Thresholds --metric mallocCountTotal --no-progress
 
 format:
-	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
+	$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Package.swift
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
 
 clean:
 	rm -rf .build

@@ -77,24 +77,29 @@ public struct Bytes32: Hashable, Comparable, Sendable {
     /// Writes 64 lowercase hex characters at the start of `out`.
     @inlinable
     public func writeHex(into out: UnsafeMutableRawBufferPointer) {
-        var offset = 0
-        for word in [w0, w1, w2, w3] {
-            var shift = 60
-            while shift >= 0 {
-                out[offset] = Hex.digits[Int((word >> UInt64(shift)) & 0xF)]
-                offset += 1
-                shift -= 4
-            }
+        Self.writeHex(w0, into: out, at: 0)
+        Self.writeHex(w1, into: out, at: 16)
+        Self.writeHex(w2, into: out, at: 32)
+        Self.writeHex(w3, into: out, at: 48)
+    }
+
+    @inlinable
+    static func writeHex(_ word: UInt64, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        var w = word
+        var i = offset + 15
+        while i >= offset {
+            out[i] = Hex.digit(UInt8(truncatingIfNeeded: w & 0xF))
+            w >>= 4
+            i -= 1
         }
     }
 
+    /// Appends 64 lowercase hex characters without a temporary allocation.
     public func appendHex(to out: inout [UInt8]) {
-        for word in [w0, w1, w2, w3] {
-            var shift = 60
-            while shift >= 0 {
-                out.append(Hex.digits[Int((word >> UInt64(shift)) & 0xF)])
-                shift -= 4
-            }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 64))
+        out.withUnsafeMutableBytes { raw in
+            writeHex(into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + 64)]))
         }
     }
 

@@ -120,12 +120,14 @@ enum EventParser {
         s.position += 1
         var tags: [[String]] = []
         if s.consume(UInt8(ascii: "]")) { return tags }
+        tags.reserveCapacity(4)
         repeat {
             guard s.peek() == UInt8(ascii: "["), case let tagStart = s.position else {
                 return try skipFrom(start, &s)
             }
             s.position += 1
             var tag: [String] = []
+            tag.reserveCapacity(4)
             if s.consume(UInt8(ascii: "]")) {
                 s.position = tagStart
                 return try skipFrom(start, &s)

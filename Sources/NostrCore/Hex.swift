@@ -2,6 +2,12 @@
 public enum Hex {
     public static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// The lowercase hex digit for a nibble (0-15).
+    @inlinable
+    public static func digit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10)
+    }
+
     /// The value of a lowercase hex digit, or nil (uppercase is refused on purpose).
     @inlinable
     public static func lowerNibble(_ c: UInt8) -> UInt8? {

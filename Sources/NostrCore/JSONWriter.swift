@@ -105,35 +105,46 @@ extension Event {
         out.append(UInt8(ascii: "]"))
     }
 
+    /// An upper-bound guess of the serialized size, so that building it allocates once.
+    @inlinable
+    public var estimatedJSONSize: Int {
+        var size = 320 + content.utf8.count + content.utf8.count / 8
+        for tag in tags {
+            size += 3
+            for item in tag { size += item.utf8.count + 3 }
+        }
+        return size
+    }
+
     public var canonicalBytes: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + content.utf8.count)
+        out.reserveCapacity(estimatedJSONSize)
         appendCanonical(to: &out)
         return out
     }
 
     /// The event as a JSON object, the form relays store and send.
     public func appendJSON(to out: inout [UInt8]) {
-        out.append(contentsOf: Array(#"{"id":"#.utf8))
+        out.append(contentsOf: #"{"id":"#.utf8)
         JSONWriter.appendHexString(id, to: &out)
-        out.append(contentsOf: Array(#","pubkey":"#.utf8))
+        out.append(contentsOf: #","pubkey":"#.utf8)
         JSONWriter.appendHexString(pubkey, to: &out)
-        out.append(contentsOf: Array(#","created_at":"#.utf8))
+        out.append(contentsOf: #","created_at":"#.utf8)
         JSONWriter.appendInt(createdAt, to: &out)
-        out.append(contentsOf: Array(#","kind":"#.utf8))
+        out.append(contentsOf: #","kind":"#.utf8)
         JSONWriter.appendInt(Int64(kind), to: &out)
-        out.append(contentsOf: Array(#","tags":"#.utf8))
+        out.append(contentsOf: #","tags":"#.utf8)
         JSONWriter.appendTags(tags, to: &out, mode: .output)
-        out.append(contentsOf: Array(#","content":"#.utf8))
+        out.append(contentsOf: #","content":"#.utf8)
         JSONWriter.appendString(content, to: &out, mode: .output)
-        out.append(contentsOf: Array(#","sig":""#.utf8))
+        out.append(contentsOf: #","sig":""#.utf8)
         sig.appendHex(to: &out)
         out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "}")])
     }
 
     public var jsonBytes: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(300 + content.utf8.count)
+        out.reserveCapacity(estimatedJSONSize)
         appendJSON(to: &out)
         return out
     }

@@ -3,7 +3,7 @@ public enum RelayMessage {
     public static func ok(id: Bytes32, accepted: Bool, message: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(100 + message.utf8.count)
-        out.append(contentsOf: Array(#"["OK","#.utf8))
+        out.append(contentsOf: #"["OK","#.utf8)
         JSONWriter.appendHexString(id, to: &out)
         out.append(contentsOf: Array((accepted ? ",true," : ",false,").utf8))
         JSONWriter.appendString(message, to: &out, mode: .output)
@@ -12,14 +12,18 @@ public enum RelayMessage {
     }
 
     public static func eose(subscriptionID: String) -> [UInt8] {
-        var out: [UInt8] = Array(#"["EOSE","#.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(96)
+        out.append(contentsOf: #"["EOSE","#.utf8)
         JSONWriter.appendString(subscriptionID, to: &out, mode: .output)
         out.append(UInt8(ascii: "]"))
         return out
     }
 
     public static func closed(subscriptionID: String, message: String) -> [UInt8] {
-        var out: [UInt8] = Array(#"["CLOSED","#.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(96)
+        out.append(contentsOf: #"["CLOSED","#.utf8)
         JSONWriter.appendString(subscriptionID, to: &out, mode: .output)
         out.append(UInt8(ascii: ","))
         JSONWriter.appendString(message, to: &out, mode: .output)
@@ -28,14 +32,18 @@ public enum RelayMessage {
     }
 
     public static func notice(_ message: String) -> [UInt8] {
-        var out: [UInt8] = Array(#"["NOTICE","#.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(96)
+        out.append(contentsOf: #"["NOTICE","#.utf8)
         JSONWriter.appendString(message, to: &out, mode: .output)
         out.append(UInt8(ascii: "]"))
         return out
     }
 
     public static func auth(challenge: String) -> [UInt8] {
-        var out: [UInt8] = Array(#"["AUTH","#.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(96)
+        out.append(contentsOf: #"["AUTH","#.utf8)
         JSONWriter.appendString(challenge, to: &out, mode: .output)
         out.append(UInt8(ascii: "]"))
         return out
@@ -43,7 +51,7 @@ public enum RelayMessage {
 
     /// The prefix `["EVENT","<subid>",` that goes in front of stored event JSON, plus the `]`.
     public static func appendEventPrefix(subscriptionID: String, to out: inout [UInt8]) {
-        out.append(contentsOf: Array(#"["EVENT","#.utf8))
+        out.append(contentsOf: #"["EVENT","#.utf8)
         JSONWriter.appendString(subscriptionID, to: &out, mode: .output)
         out.append(UInt8(ascii: ","))
     }

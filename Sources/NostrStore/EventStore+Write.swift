@@ -2,10 +2,12 @@ import NostrCore
 
 /// Write operations. Only `EventWriter` calls these, inside its one write transaction.
 extension EventStore {
-    func insert(_ txn: LMDBTransaction, _ event: Event, json: [UInt8]) throws -> WriteOutcome {
-        let idKey = IndexKeys.id(event.id)
-        if try txn.contains(dbs.events, idKey) { return .duplicate }
-        if try txn.contains(dbs.tombstone, IndexKeys.tombstone(id: event.id, pubkey: event.pubkey)) { return .deleted }
+    func insert(_ txn: LMDBTransaction, _ event: Event, json: [UInt8], scratch: inout [UInt8]) throws -> WriteOutcome {
+        if try txn.contains(dbs.events, event.id) { return .duplicate }
+        scratch.removeAll(keepingCapacity: true)
+        IndexKeys.append(event.id, to: &scratch)
+        IndexKeys.append(event.pubkey, to: &scratch)
+        if try txn.contains(dbs.tombstone, scratch) { return .deleted }
 
         switch event.kindClass {
         case .replaceable, .addressable:
@@ -24,15 +26,17 @@ extension EventStore {
                 guard newer else { return .obsolete }
                 try remove(txn, current.event)
             }
-            try txn.put(dbs.address, address, idKey)
+            try txn.put(dbs.address, address, IndexKeys.id(event.id))
         case .regular, .ephemeral:
             break
         }
 
         if event.kind == Kinds.deletion { try applyDeletion(txn, event) }
 
-        try txn.put(dbs.events, idKey, json)
-        for (dbi, key) in IndexKeys.entries(for: event, in: dbs) { try txn.put(dbi, key, []) }
+        try event.id.withBytes { key in try json.withUnsafeBytes { try txn.put(dbs.events, key, $0) } }
+        try IndexKeys.forEachEntry(of: event, in: dbs, scratch: &scratch) { dbi, key in
+            try key.withUnsafeBytes { try txn.put(dbi, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        }
         return .saved
     }
 
@@ -80,7 +84,8 @@ extension EventStore {
     func remove(_ txn: LMDBTransaction, _ event: Event) throws {
         let idKey = IndexKeys.id(event.id)
         try txn.delete(dbs.events, idKey)
-        for (dbi, key) in IndexKeys.entries(for: event, in: dbs) { try txn.delete(dbi, key) }
+        var scratch: [UInt8] = []
+        try IndexKeys.forEachEntry(of: event, in: dbs, scratch: &scratch) { dbi, key in try txn.delete(dbi, key) }
         if event.kindClass == .replaceable || event.kindClass == .addressable {
             let address = IndexKeys.address(of: event)
             if try txn.getBytes(dbs.address, address) == idKey { try txn.delete(dbs.address, address) }

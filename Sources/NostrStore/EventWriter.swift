@@ -24,6 +24,8 @@ public final class EventWriter: @unchecked Sendable {
     private var stopping = false
     private var finished = false
     private var started = false
+    /// Key-building buffer, used by the writer thread only.
+    private var scratch: [UInt8] = []
 
     public init(
         store: EventStore, capacity: Int = 4096, maxBatch: Int = 1024, sweepInterval: Int64 = 60,
@@ -103,7 +105,9 @@ public final class EventWriter: @unchecked Sendable {
         do {
             let txn = try store.env.begin(readOnly: false)
             do {
-                for job in batch { outcomes.append(try store.insert(txn, job.event, json: job.json)) }
+                for job in batch {
+                    outcomes.append(try store.insert(txn, job.event, json: job.json, scratch: &scratch))
+                }
                 try txn.commit()
             } catch {
                 txn.abort()
@@ -120,7 +124,7 @@ public final class EventWriter: @unchecked Sendable {
         do {
             let txn = try store.env.begin(readOnly: false)
             do {
-                let outcome = try store.insert(txn, job.event, json: job.json)
+                let outcome = try store.insert(txn, job.event, json: job.json, scratch: &scratch)
                 try txn.commit()
                 return outcome
             } catch {

@@ -35,12 +35,9 @@ enum IndexKeys {
 
     /// 16 bytes of SHA-256 of a tag value: fixed-size keys for values of any length.
     static func valueHash(_ value: String) -> [UInt8] {
-        var v = value
-        let digest = v.withUTF8 { EventID.sha256(UnsafeRawBufferPointer($0)) }
         var out: [UInt8] = []
         out.reserveCapacity(16)
-        append(digest.w0, to: &out)
-        append(digest.w1, to: &out)
+        appendValueHash(value, to: &out)
         return out
     }
 
@@ -62,15 +59,6 @@ enum IndexKeys {
         [name] + valueHash(value)
     }
 
-    /// The key for one event under an index: prefix + inverted created_at + id.
-    static func entry(_ prefix: [UInt8], _ event: Event) -> [UInt8] {
-        var out = prefix
-        out.reserveCapacity(prefix.count + 40)
-        append(inverted(event.createdAt), to: &out)
-        append(event.id, to: &out)
-        return out
-    }
-
     /// Replaceable and addressable events are keyed by pubkey, kind and `d` value.
     static func address(pubkey: Bytes32, kind: UInt16, d: String) -> [UInt8] {
         var out = id(pubkey)
@@ -89,32 +77,76 @@ enum IndexKeys {
         return out
     }
 
-    static func expiration(_ at: Int64, _ id: Bytes32) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(40)
-        append(UInt64(max(0, at)), to: &out)
-        append(id, to: &out)
-        return out
-    }
-
     static func readUInt64(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
         UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
-    /// Every index entry an event has: (database, key).
-    static func entries(for event: Event, in dbs: Databases) -> [(MDBDatabase, [UInt8])] {
-        var out: [(MDBDatabase, [UInt8])] = [
-            (dbs.created, entry([], event)),
-            (dbs.author, entry(authorPrefix(event.pubkey), event)),
-            (dbs.kind, entry(kindPrefix(event.kind), event)),
-            (dbs.authorKind, entry(authorKindPrefix(event.pubkey, event.kind), event)),
-        ]
-        var seen = Set<[UInt8]>()
-        event.forEachIndexedTag { name, value in
-            let prefix = tagPrefix(name, value)
-            if seen.insert(prefix).inserted { out.append((dbs.tag, entry(prefix, event))) }
+    /// Calls `body` with every index entry of `event` (database and key), building each key in
+    /// `scratch` so that no key is allocated. The first value of each single-letter tag is
+    /// indexed once, however often it repeats.
+    static func forEachEntry(
+        of event: Event, in dbs: Databases, scratch: inout [UInt8], _ body: (MDBDatabase, [UInt8]) throws -> Void
+    ) rethrows {
+        func suffix(_ out: inout [UInt8]) {
+            append(inverted(event.createdAt), to: &out)
+            append(event.id, to: &out)
         }
-        if let exp = event.expiration { out.append((dbs.expiration, expiration(exp, event.id))) }
-        return out
+        scratch.removeAll(keepingCapacity: true)
+        suffix(&scratch)
+        try body(dbs.created, scratch)
+
+        scratch.removeAll(keepingCapacity: true)
+        append(event.pubkey, to: &scratch)
+        suffix(&scratch)
+        try body(dbs.author, scratch)
+
+        scratch.removeAll(keepingCapacity: true)
+        append(event.kind, to: &scratch)
+        suffix(&scratch)
+        try body(dbs.kind, scratch)
+
+        scratch.removeAll(keepingCapacity: true)
+        append(event.pubkey, to: &scratch)
+        append(event.kind, to: &scratch)
+        suffix(&scratch)
+        try body(dbs.authorKind, scratch)
+
+        let tags = event.tags
+        for i in tags.indices {
+            guard let name = indexedName(tags[i]) else { continue }
+            var repeated = false
+            for j in 0..<i where indexedName(tags[j]) == name && tags[j][1] == tags[i][1] {
+                repeated = true
+                break
+            }
+            if repeated { continue }
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(name)
+            appendValueHash(tags[i][1], to: &scratch)
+            suffix(&scratch)
+            try body(dbs.tag, scratch)
+        }
+        if let exp = event.expiration {
+            scratch.removeAll(keepingCapacity: true)
+            append(UInt64(max(0, exp)), to: &scratch)
+            append(event.id, to: &scratch)
+            try body(dbs.expiration, scratch)
+        }
+    }
+
+    /// The tag's single-letter name when NIP-01 says it is indexed.
+    @inline(__always)
+    static func indexedName(_ tag: [String]) -> UInt8? {
+        guard tag.count >= 2 else { return nil }
+        let name = tag[0].utf8
+        guard name.count == 1, let c = name.first, TagName.isIndexable(c) else { return nil }
+        return c
+    }
+
+    static func appendValueHash(_ value: String, to out: inout [UInt8]) {
+        var v = value
+        let digest = v.withUTF8 { EventID.sha256(UnsafeRawBufferPointer($0)) }
+        append(digest.w0, to: &out)
+        append(digest.w1, to: &out)
     }
 }

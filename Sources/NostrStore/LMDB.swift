@@ -1,4 +1,5 @@
 import CLMDB
+import NostrCore
 
 /// An LMDB error with the library's own text.
 public struct LMDBError: Error, CustomStringConvertible, Sendable {
@@ -71,6 +72,16 @@ struct LMDBTransaction {
 
     func getBytes(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> [UInt8]? {
         try key.withUnsafeBytes { (k) throws -> [UInt8]? in try get(dbi, k) { Array($0) } }
+    }
+
+    func contains(_ dbi: MDB_dbi, _ key: Bytes32) throws -> Bool {
+        try key.withBytes { k in try get(dbi, k) { _ in true } ?? false }
+    }
+
+    func put(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        var kv = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var vv = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(mdb_put(handle, dbi, &kv, &vv, 0))
     }
 
     func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8]) throws {

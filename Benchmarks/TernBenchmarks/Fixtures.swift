@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import NostrCore
+import NostrStore
+
+/// Realistic events and stores for the benchmarks.
+enum Fixtures {
+    static let signer = Signer(seed: 4242)
+    static let authors: [Bytes32] = (0..<1000).map { Signer(seed: 9000 + UInt64($0)).publicKey }
+    static let topics = ["nostr", "bitcoin", "swift", "music", "photography", "dev", "zaps", "art"]
+
+    /// A signed kind-1 note of about 560 bytes with unicode, escapes and e/p/t tags.
+    static let note: Event = signer.event(
+        kind: 1,
+        content:
+            "gm nostr ☀️ Just shipped a \"new\" release of the relay.\nIt handles ünïcödé, 日本語 and emoji 🐦⚡️ fine, "
+            + "and escapes a \\ backslash and a\ttab. https://example.com/notes/12345?ref=bench",
+        tags: [
+            [
+                "e", "5c83da77af1dec6d7289834998ad7aafbd9e2191396d75ec3cc27f5a77226f36", "wss://relay.example.com",
+                "reply",
+            ],
+            ["p", "f7234bd4c1394dda46d09f35bd384dd30cc552ad5541990f98844fb06676e9ca"],
+            ["t", "nostr"],
+        ],
+        createdAt: 1_700_000_000)
+
+    static let noteMessage: [UInt8] = Array(#"["EVENT",\#(note.json)]"#.utf8)
+
+    static let filterMessage: [UInt8] = Array(
+        ##"["REQ","sub",{"authors":["\##(authors[0].hex)","\##(authors[1].hex)","\##(authors[2].hex)"],"kinds":[1,6,7],"#t":["nostr","bitcoin"],"since":1690000000,"limit":50}]"##
+            .utf8)
+
+    /// Unsigned events with random ids (the store does not check signatures): cheap to make in bulk.
+    static func storeEvents(count: Int, seed: UInt64) -> [Event] {
+        var rng = SplitMix(seed: seed)
+        return (0..<count).map { i in
+            let author = authors[Int(rng.next() % UInt64(authors.count))]
+            let topic = topics[Int(rng.next() % UInt64(topics.count))]
+            let kinds: [UInt16] = [1, 1, 1, 7, 6, 1063]
+            return Event(
+                id: Bytes32(w0: rng.next(), w1: rng.next(), w2: rng.next(), w3: rng.next()), pubkey: author,
+                createdAt: 1_600_000_000 + Int64(i), kind: kinds[Int(rng.next() % 6)],
+                tags: [["t", topic], ["p", authors[Int(rng.next() % UInt64(authors.count))].hex]],
+                content: "note number \(i) about #\(topic) — ünïcödé", sig: note.sig)
+        }
+    }
+
+    static func temporaryStore() throws -> (EventStore, EventWriter, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tern-bench-\(UUID().uuidString)").path
+        let logger = Logger(label: "bench")
+        let store = try EventStore(path: path, options: StoreOptions(mapSize: 32 << 30), logger: logger)
+        let writer = EventWriter(store: store, clock: { 1_700_000_000 }, logger: logger)
+        writer.start()
+        return (store, writer, path)
+    }
+
+    /// Writes events through the writer and waits until all are committed.
+    static func write(_ events: ArraySlice<Event>, _ writer: EventWriter) {
+        let done = DispatchSemaphore(value: 0)
+        for e in events {
+            while !writer.submit(e, json: e.jsonBytes, completion: { _ in done.signal() }) { usleep(200) }
+        }
+        for _ in events { done.wait() }
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -12,6 +12,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     private var queuedBytes = 0
     private var batching = false
     private var needsFlush = false
+    private var flushScheduled = false
     private(set) var closing = false
 
     init(channel: Channel, budget: Int) {
@@ -64,11 +65,17 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         let promise = loop.makePromise(of: Void.self)
         promise.futureResult.whenComplete { _ in self.queuedBytes -= size }
         let frame = WebSocketFrame(fin: true, opcode: .text, data: buffer)
+        channel.write(frame, promise: promise)
         if batching {
-            channel.write(frame, promise: promise)
             needsFlush = true
-        } else {
-            channel.writeAndFlush(frame, promise: promise)
+        } else if !flushScheduled {
+            // Answers and live events arrive from other threads in bursts (a writer commit, a
+            // fan-out): flush once after the tasks already queued on this loop, not per message.
+            flushScheduled = true
+            loop.execute {
+                self.flushScheduled = false
+                self.channel.flush()
+            }
         }
     }
 

@@ -6,6 +6,9 @@ import NostrStore
 public protocol ConnectionTransport: AnyObject, Sendable {
     /// Sends one text message. Callable from any thread.
     func send(_ text: [UInt8])
+    /// Sends `prefix` + `eventJSON` + `]` as one text message (an EVENT frame, built once into
+    /// the outgoing buffer). Connection thread only.
+    func sendEvent(prefix: [UInt8], eventJSON: [UInt8])
     /// Runs `body` on the connection's own thread, where its session lives.
     func execute(_ body: @escaping @Sendable () -> Void)
     /// Stops or resumes reading from the client (back-pressure). Connection thread only.
@@ -19,7 +22,8 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
     let relay: Relay
     let transport: any ConnectionTransport
     public private(set) var auth: AuthState
-    private var subscriptionIDs: Set<String> = []
+    /// Open subscriptions and, for each, its `["EVENT","<id>",` prefix, escaped once.
+    private var subscriptions: [String: [UInt8]] = [:]
     private var inFlight = 0
     private var readingPaused = false
     private var scratch: [UInt8] = []
@@ -44,7 +48,7 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
     public func close() {
         closed = true
         relay.subscriptions.removeAll(connection: id)
-        subscriptionIDs.removeAll()
+        subscriptions.removeAll()
     }
 
     /// Handles one text message from the client.
@@ -130,7 +134,7 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
     // MARK: REQ and CLOSE
 
     private func handleReq(_ subscriptionID: String, _ filters: [Filter]) {
-        if !subscriptionIDs.contains(subscriptionID) && subscriptionIDs.count >= relay.limits.maxSubscriptions {
+        if subscriptions[subscriptionID] == nil && subscriptions.count >= relay.limits.maxSubscriptions {
             let r = Rejection.rateLimited("too many open subscriptions (max \(relay.limits.maxSubscriptions))")
             transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: r.message))
             return
@@ -142,7 +146,9 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
         }
         // Register before querying: an event committed after the query's snapshot is then
         // delivered live (on this thread, so after EOSE) rather than lost.
-        subscriptionIDs.insert(subscriptionID)
+        var prefix: [UInt8] = []
+        RelayMessage.appendEventPrefix(subscriptionID: subscriptionID, to: &prefix)
+        subscriptions[subscriptionID] = prefix
         relay.subscriptions.add(connection: id, subscriptionID: subscriptionID, filters: filters, subscriber: self)
         let stored: [StoredEvent]
         do {
@@ -155,13 +161,13 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
             return
         }
         for found in stored {
-            transport.send(RelayMessage.event(subscriptionID: subscriptionID, eventJSON: found.json))
+            transport.sendEvent(prefix: prefix, eventJSON: found.json)
         }
         transport.send(RelayMessage.eose(subscriptionID: subscriptionID))
     }
 
     private func handleClose(_ subscriptionID: String) {
-        guard subscriptionIDs.remove(subscriptionID) != nil else { return }
+        guard subscriptions.removeValue(forKey: subscriptionID) != nil else { return }
         relay.subscriptions.remove(connection: id, subscriptionID: subscriptionID)
     }
 
@@ -170,8 +176,10 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
     public func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String]) {
         transport.execute { [self] in
             guard !closed else { return }
-            for subscriptionID in subscriptionIDs where self.subscriptionIDs.contains(subscriptionID) {
-                transport.send(RelayMessage.event(subscriptionID: subscriptionID, eventJSON: eventJSON))
+            for subscriptionID in subscriptionIDs {
+                if let prefix = subscriptions[subscriptionID] {
+                    transport.sendEvent(prefix: prefix, eventJSON: eventJSON)
+                }
             }
         }
     }

@@ -2,14 +2,13 @@ import NIOCore
 import NIOWebSocket
 import RelayCore
 
-/// Sends a session's messages on its channel. It counts the bytes written but not yet handed to
-/// the kernel; a client whose backlog passes the outbound budget is disconnected.
+/// Sends a session's messages on its channel. A client whose backlog (bytes written but not yet
+/// taken by the kernel) passes the outbound budget is disconnected.
 final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     let channel: Channel
     let loop: EventLoop
     let budget: Int
     // Loop-confined state.
-    private var queuedBytes = 0
     private var batching = false
     private var needsFlush = false
     private var flushScheduled = false
@@ -50,22 +49,33 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         }
     }
 
+    func sendEvent(prefix: [UInt8], eventJSON: [UInt8]) {
+        guard !closing else { return }
+        var buffer = channel.allocator.buffer(capacity: prefix.count + eventJSON.count + 1)
+        buffer.writeBytes(prefix)
+        buffer.writeBytes(eventJSON)
+        buffer.writeInteger(UInt8(ascii: "]"))
+        write(buffer)
+    }
+
     private func write(_ text: [UInt8]) {
         guard !closing else { return }
-        let size = text.count
-        queuedBytes += size
-        if queuedBytes > budget {
-            // The peer is not reading, so it would not read a close frame either: drop it now.
+        var buffer = channel.allocator.buffer(capacity: text.count)
+        buffer.writeBytes(text)
+        write(buffer)
+    }
+
+    private func write(_ buffer: ByteBuffer) {
+        // The bytes NIO holds for this channel that the kernel has not taken: a client that does
+        // not read lets them pile up; past the budget it is dropped at once (it would not read a
+        // close frame either).
+        let backlog = (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        if backlog + buffer.readableBytes > budget {
             closing = true
             channel.close(promise: nil)
             return
         }
-        var buffer = channel.allocator.buffer(capacity: size)
-        buffer.writeBytes(text)
-        let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { _ in self.queuedBytes -= size }
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: buffer)
-        channel.write(frame, promise: promise)
+        channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
         if batching {
             needsFlush = true
         } else if !flushScheduled {

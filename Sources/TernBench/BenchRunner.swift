@@ -252,6 +252,8 @@ struct Meter {
             }
             report.add("relay_rss_mb", .number(Double(b.rssKB) / 1024))
             report.add("relay_peak_rss_mb", .number(Double(b.peakRSSKB) / 1024))
+            report.add("relay_rss_anonymous_mb", .number(Double(b.anonymousKB) / 1024))
+            report.add("relay_rss_file_mapped_mb", .number(Double(b.fileKB) / 1024))
         }
     }
 }

@@ -49,6 +49,10 @@ struct ProcessSample: Sendable {
     let cpuSeconds: Double
     let rssKB: Int
     let peakRSSKB: Int
+    /// Heap and stacks: memory the relay itself holds.
+    let anonymousKB: Int
+    /// File-backed pages mapped in (LMDB's map): page cache the kernel can reclaim.
+    let fileKB: Int
 
     static func read(pid: Int32) -> ProcessSample? {
         guard let stat = readText("/proc/\(pid)/stat"), let status = readText("/proc/\(pid)/status") else { return nil }
@@ -63,7 +67,9 @@ struct ProcessSample: Sendable {
             }
             return 0
         }
-        return ProcessSample(cpuSeconds: (utime + stime) / ticks, rssKB: kb("VmRSS:"), peakRSSKB: kb("VmHWM:"))
+        return ProcessSample(
+            cpuSeconds: (utime + stime) / ticks, rssKB: kb("VmRSS:"), peakRSSKB: kb("VmHWM:"),
+            anonymousKB: kb("RssAnon:"), fileKB: kb("RssFile:"))
     }
 
     static func readText(_ path: String) -> String? {

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Measures the release relay with `tern bench` on loopback, the figures of BENCHMARKS.md.
+# Usage: scripts/bench-relay.sh [ingest|query|fanout|fanout10k|memory100k|store1m]   (default: the first four)
+# Every run starts its own relay on 127.0.0.1 with a fresh data directory and stops it by its pid.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product tern >/dev/null
+TERN=$(swift build -c release --show-bin-path)/tern
+PORT=${PORT:-17781}
+URL=ws://127.0.0.1:$PORT
+DATA=${DATA:-$(mktemp -d /tmp/tern-bench-XXXX)}
+
+start_relay() {
+    "$TERN" serve --listen 127.0.0.1:$PORT --data "$DATA" --log-level warning &
+    RELAY=$!
+    for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && return; sleep 0.05; done
+    echo "relay did not start" >&2; exit 1
+}
+stop_relay() { kill -TERM "$RELAY"; wait "$RELAY" || true; }
+
+run() {
+    local name=$1; shift
+    echo "### $name: tern bench $*"
+    start_relay
+    "$TERN" bench "$@" --url "$URL" --pid "$RELAY"
+    stop_relay
+}
+
+fresh() { rm -rf "$DATA"; mkdir -p "$DATA"; }
+
+case "${1:-all}" in
+    ingest)     fresh; run ingest ingest --events 20000 --connections 8 --window 32 ;;
+    query)      fresh; run query query --events 20000 --connections 8 --window 8 --duration 10 ;;
+    fanout)     fresh; run fanout fanout --subscribers 200 --events 200 --connections 1 --window 8 ;;
+    fanout10k)  fresh; run fanout10k fanout --subscribers 10000 --events 1 --connections 1 --window 1 ;;
+    memory100k) fresh; run memory100k ingest --events 100000 --connections 8 --window 32 ;;
+    store1m)
+        fresh
+        run store1m-ingest ingest --events 1000000 --connections 8 --window 32
+        echo "### idle start-up with $(du -sh "$DATA" | cut -f1) of store"
+        t0=$(date +%s%N); start_relay; t1=$(date +%s%N)
+        echo "  startup_to_health_ms  $(( (t1 - t0) / 1000000 ))"
+        sleep 1
+        awk '/VmRSS|RssAnon|RssFile/ {printf "  idle_%s_mb  %.1f\n", $1, $2/1024}' /proc/$RELAY/status
+        stop_relay
+        KEEP=1 run store1m-1000-subscribers fanout --subscribers 1000 --events 20 --connections 1 --window 4
+        ;;
+    all) for s in ingest query fanout fanout10k; do "$0" "$s"; done ;;
+    *) echo "unknown: $1" >&2; exit 2 ;;
+esac
+rm -rf "$DATA"

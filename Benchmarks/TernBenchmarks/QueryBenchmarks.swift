@@ -16,6 +16,8 @@ final class LargeStore: @unchecked Sendable {
         lock.withLock {
             if let built { return built.0 }
             let (store, writer, path) = try! Fixtures.temporaryStore()
+            LargeStore.path = path
+            atexit { LargeStore.removeFiles() }
             let total = count
             var written = 0
             while written < total {
@@ -30,11 +32,11 @@ final class LargeStore: @unchecked Sendable {
         }
     }
 
-    deinit {
-        if let (store, path) = built {
-            store.close()
-            try? FileManager.default.removeItem(atPath: path)
-        }
+    /// Where the store lives, so that it is removed when the benchmark process exits.
+    nonisolated(unsafe) static var path: String?
+
+    static func removeFiles() {
+        if let path { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 

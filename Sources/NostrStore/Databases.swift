@@ -4,17 +4,19 @@ typealias MDBDatabase = MDB_dbi
 
 /// The named LMDB databases of the store and what each maps.
 struct Databases: Sendable {
-    /// id → event JSON, as sent to clients.
+    /// serial → event JSON, as sent to clients. Serials only grow, so inserts append.
     let events: MDBDatabase
-    /// inverted created_at + id → (empty): every event, newest first.
+    /// id → serial
+    let ids: MDBDatabase
+    /// inverted created_at + serial → (empty): every event, newest first.
     let created: MDBDatabase
-    /// pubkey + inverted created_at + id
+    /// pubkey + inverted created_at + serial
     let author: MDBDatabase
-    /// kind + inverted created_at + id
+    /// kind + inverted created_at + serial
     let kind: MDBDatabase
-    /// pubkey + kind + inverted created_at + id
+    /// pubkey + kind + inverted created_at + serial
     let authorKind: MDBDatabase
-    /// tag letter + hash(value) + inverted created_at + id
+    /// tag letter + hash(value) + inverted created_at + serial
     let tag: MDBDatabase
     /// pubkey + kind + hash(d) → id of the current replaceable/addressable version
     let address: MDBDatabase
@@ -22,15 +24,16 @@ struct Databases: Sendable {
     let tombstone: MDBDatabase
     /// pubkey + kind + hash(d) → created_at of the newest `a` deletion
     let addressTombstone: MDBDatabase
-    /// expiration + id → (empty): NIP-40 sweep order
+    /// expiration + serial → (empty): NIP-40 sweep order
     let expiration: MDBDatabase
     /// store metadata (schema version)
     let meta: MDBDatabase
 
-    static let count: UInt32 = 11
+    static let count: UInt32 = 12
 
     init(_ txn: LMDBTransaction) throws {
         events = try txn.open("events", create: true)
+        ids = try txn.open("ids", create: true)
         created = try txn.open("created", create: true)
         author = try txn.open("author", create: true)
         kind = try txn.open("kind", create: true)

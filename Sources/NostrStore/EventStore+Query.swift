@@ -65,26 +65,33 @@ extension EventStore {
             let lower = IndexKeys.inverted(filter.since ?? 0)
             var budget = options.maxScanPerFilter
             // An event can sit under several prefixes (two of the wanted tag values): count it once.
-            var seen = Set<Bytes32>()
+            var seen = Set<UInt64>()
+            let keyLength = IndexKeys.suffixLength
             for prefix in prefixes {
                 var start = prefix
                 IndexKeys.append(filter.until == nil ? 0 : upper, to: &start)
                 var kept = 0
+                // Keys order equal created_at by serial, not id: once `limit` events are kept,
+                // finish the run of the last created_at so the sort below can pick by id.
+                var boundary: UInt64?
                 try txn.scan(dbi, from: start) { key, _ in
-                    guard key.count == prefix.count + 40, budget > 0 else { return false }
+                    guard key.count == prefix.count + keyLength, budget > 0 else { return false }
                     for i in 0..<prefix.count where key[i] != prefix[i] { return false }
-                    if IndexKeys.readUInt64(key, at: prefix.count) > lower { return false }
+                    let inverted = IndexKeys.readUInt64(key, at: prefix.count)
+                    if inverted > lower { return false }
+                    if let boundary, inverted != boundary { return false }
                     budget -= 1
-                    let id = Bytes32(bytes: UnsafeRawBufferPointer(rebasing: key[(prefix.count + 8)...]))
-                    if prefixes.count > 1 && !seen.insert(id).inserted { return true }
-                    if let found = try? load(txn, id: id), filter.matches(found.event), live(found.event) {
+                    let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
+                    if prefixes.count > 1 && !seen.insert(serial).inserted { return true }
+                    if let found = try? load(txn, serial: serial), filter.matches(found.event), live(found.event) {
                         results.append(found)
                         kept += 1
+                        if kept >= limit && boundary == nil { boundary = inverted }
                     }
-                    return kept < limit
+                    return true
                 }
             }
-            if prefixes.count > 1 { results.sort(by: Self.newestFirst) }
+            results.sort(by: Self.newestFirst)
             if results.count > limit { results.removeSubrange(limit...) }
             return results
         }

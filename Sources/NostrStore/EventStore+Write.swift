@@ -3,7 +3,7 @@ import NostrCore
 /// Write operations. Only `EventWriter` calls these, inside its one write transaction.
 extension EventStore {
     func insert(_ txn: LMDBTransaction, _ event: Event, json: [UInt8], scratch: inout [UInt8]) throws -> WriteOutcome {
-        if try txn.contains(dbs.events, event.id) { return .duplicate }
+        if try txn.contains(dbs.ids, event.id) { return .duplicate }
         scratch.removeAll(keepingCapacity: true)
         IndexKeys.append(event.id, to: &scratch)
         IndexKeys.append(event.pubkey, to: &scratch)
@@ -24,7 +24,7 @@ extension EventStore {
                     event.createdAt > current.event.createdAt
                     || (event.createdAt == current.event.createdAt && event.id < current.event.id)
                 guard newer else { return .obsolete }
-                try remove(txn, current.event)
+                try remove(txn, current)
             }
             try txn.put(dbs.address, address, IndexKeys.id(event.id))
         case .regular, .ephemeral:
@@ -33,8 +33,14 @@ extension EventStore {
 
         if event.kind == Kinds.deletion { try applyDeletion(txn, event) }
 
-        try event.id.withBytes { key in try json.withUnsafeBytes { try txn.put(dbs.events, key, $0) } }
-        try IndexKeys.forEachEntry(of: event, in: dbs, scratch: &scratch) { dbi, key in
+        let serial = nextSerial
+        nextSerial += 1
+        var serialKey = serial.bigEndian
+        try withUnsafeBytes(of: &serialKey) { key in
+            try json.withUnsafeBytes { try txn.put(dbs.events, key, $0, append: true) }
+            try event.id.withBytes { try txn.put(dbs.ids, $0, key) }
+        }
+        try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, key in
             try key.withUnsafeBytes { try txn.put(dbi, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
         }
         return .saved
@@ -48,7 +54,7 @@ extension EventStore {
                 if let stored = try load(txn, id: target), stored.event.pubkey == deletion.pubkey,
                     stored.event.kind != Kinds.deletion
                 {
-                    try remove(txn, stored.event)
+                    try remove(txn, stored)
                 }
                 try txn.put(dbs.tombstone, IndexKeys.tombstone(id: target, pubkey: deletion.pubkey), [])
             } else if tag[0] == "a", let (kind, pubkey, d) = Self.parseAddress(tag[1]), pubkey == deletion.pubkey {
@@ -65,7 +71,7 @@ extension EventStore {
                 if let currentID = try txn.getBytes(dbs.address, address).flatMap(Bytes32.init),
                     let current = try load(txn, id: currentID), current.event.createdAt <= deletion.createdAt
                 {
-                    try remove(txn, current.event)
+                    try remove(txn, current)
                 }
             }
         }
@@ -81,11 +87,15 @@ extension EventStore {
     }
 
     /// Removes an event and all its index entries.
-    func remove(_ txn: LMDBTransaction, _ event: Event) throws {
+    func remove(_ txn: LMDBTransaction, _ stored: StoredEvent) throws {
+        let event = stored.event
         let idKey = IndexKeys.id(event.id)
-        try txn.delete(dbs.events, idKey)
+        try txn.delete(dbs.events, IndexKeys.serial(stored.serial))
+        try txn.delete(dbs.ids, idKey)
         var scratch: [UInt8] = []
-        try IndexKeys.forEachEntry(of: event, in: dbs, scratch: &scratch) { dbi, key in try txn.delete(dbi, key) }
+        try IndexKeys.forEachEntry(of: event, serial: stored.serial, in: dbs, scratch: &scratch) { dbi, key in
+            try txn.delete(dbi, key)
+        }
         if event.kindClass == .replaceable || event.kindClass == .addressable {
             let address = IndexKeys.address(of: event)
             if try txn.getBytes(dbs.address, address) == idKey { try txn.delete(dbs.address, address) }
@@ -96,15 +106,15 @@ extension EventStore {
     func sweepExpired(_ txn: LMDBTransaction, now: Int64, max: Int) throws -> Int {
         var due: [[UInt8]] = []
         try txn.scan(dbs.expiration, from: []) { key, _ in
-            guard key.count == 40, due.count < max else { return false }
+            guard key.count == 16, due.count < max else { return false }
             guard Int64(bitPattern: IndexKeys.readUInt64(key, at: 0)) <= now else { return false }
             due.append(Array(key))
             return true
         }
         for key in due {
-            let id = key.withUnsafeBytes { Bytes32(bytes: UnsafeRawBufferPointer(rebasing: $0[8...])) }
-            if let stored = try load(txn, id: id) {
-                try remove(txn, stored.event)
+            let serial = key.withUnsafeBytes { IndexKeys.readUInt64($0, at: 8) }
+            if let stored = try load(txn, serial: serial) {
+                try remove(txn, stored)
             } else {
                 try txn.delete(dbs.expiration, key)  // its event is gone already
             }

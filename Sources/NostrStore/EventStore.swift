@@ -9,6 +9,10 @@ public final class EventStore: @unchecked Sendable {
     let dbs: Databases
     public let options: StoreOptions
     let logger: Logger
+    /// The serial the next stored event gets. Writer thread only (set once at open).
+    var nextSerial: UInt64 = 1
+    /// The layout version this code reads and writes.
+    static let schemaVersion: UInt64 = 2
 
     /// Opens (creating if needed) the store in directory `path`.
     public init(path: String, options: StoreOptions = StoreOptions(), logger: Logger) throws {
@@ -21,6 +25,10 @@ public final class EventStore: @unchecked Sendable {
             let txn = try env.begin(readOnly: false)
             do {
                 dbs = try Databases(txn)
+                try Self.checkSchema(txn, dbs)
+                if let last = try txn.lastKey(dbs.events), last.count == 8 {
+                    nextSerial = last.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) } + 1
+                }
                 try txn.commit()
             } catch {
                 txn.abort()
@@ -30,6 +38,20 @@ public final class EventStore: @unchecked Sendable {
             env.close()
             throw error
         }
+    }
+
+    /// A new store gets the current schema version; a store of another layout is refused.
+    private static func checkSchema(_ txn: LMDBTransaction, _ dbs: Databases) throws {
+        let key = Array("schema".utf8)
+        if let stored = try txn.getBytes(dbs.meta, key), stored.count == 8 {
+            let version = stored.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) }
+            guard version == schemaVersion else {
+                throw StoreError.schemaMismatch(found: version, expected: schemaVersion)
+            }
+            return
+        }
+        guard try txn.count(dbs.events) == 0 else { throw StoreError.schemaMismatch(found: 1, expected: schemaVersion) }
+        try txn.put(dbs.meta, key, IndexKeys.serial(schemaVersion))
     }
 
     private static func makeDirectory(_ path: String) throws {
@@ -57,12 +79,23 @@ public final class EventStore: @unchecked Sendable {
     }
 
     func load(_ txn: LMDBTransaction, id: Bytes32) throws -> StoredEvent? {
-        let key = IndexKeys.id(id)
-        return try key.withUnsafeBytes { (k) throws -> StoredEvent? in
+        guard let serial = try serial(txn, id: id) else { return nil }
+        return try load(txn, serial: serial)
+    }
+
+    func serial(_ txn: LMDBTransaction, id: Bytes32) throws -> UInt64? {
+        try id.withBytes { k in
+            try txn.get(dbs.ids, k) { v in v.count == 8 ? IndexKeys.readUInt64(v, at: 0) : nil } ?? nil
+        }
+    }
+
+    func load(_ txn: LMDBTransaction, serial: UInt64) throws -> StoredEvent? {
+        var key = serial.bigEndian
+        return try withUnsafeBytes(of: &key) { k in
             try txn.get(dbs.events, k) { v -> StoredEvent? in
                 let bytes = v.bindMemory(to: UInt8.self)
                 guard let event = Event.decode(json: bytes) else { return nil }
-                return StoredEvent(event: event, json: Array(bytes))
+                return StoredEvent(event: event, json: Array(bytes), serial: serial)
             } ?? nil
         }
     }
@@ -70,11 +103,14 @@ public final class EventStore: @unchecked Sendable {
 
 public enum StoreError: Error, CustomStringConvertible {
     case cannotCreateDirectory(String, Int32)
+    case schemaMismatch(found: UInt64, expected: UInt64)
 
     public var description: String {
         switch self {
         case .cannotCreateDirectory(let path, let code):
             "cannot create data directory \(path): \(String(cString: strerror(code)))"
+        case .schemaMismatch(let found, let expected):
+            "the store has layout version \(found); this tern reads version \(expected) (start with an empty data directory)"
         }
     }
 }

@@ -102,6 +102,7 @@ public final class EventWriter: @unchecked Sendable {
     private func commit(_ batch: [Job]) {
         var outcomes: [WriteOutcome] = []
         outcomes.reserveCapacity(batch.count)
+        let firstSerial = store.nextSerial
         do {
             let txn = try store.env.begin(readOnly: false)
             do {
@@ -115,12 +116,14 @@ public final class EventWriter: @unchecked Sendable {
             }
         } catch {
             logger.warning("batch commit failed; retrying one by one", metadata: ["error": "\(error)"])
+            store.nextSerial = firstSerial  // nothing of the batch was committed
             outcomes = batch.map(commitAlone)
         }
         for (job, outcome) in zip(batch, outcomes) { job.completion(outcome) }
     }
 
     private func commitAlone(_ job: Job) -> WriteOutcome {
+        let firstSerial = store.nextSerial
         do {
             let txn = try store.env.begin(readOnly: false)
             do {
@@ -132,8 +135,10 @@ public final class EventWriter: @unchecked Sendable {
                 throw error
             }
         } catch let error as LMDBError {
+            store.nextSerial = firstSerial
             return .failed(error.isMapFull ? "storage is full" : "storage error: \(error)")
         } catch {
+            store.nextSerial = firstSerial
             return .failed("storage error: \(error)")
         }
     }

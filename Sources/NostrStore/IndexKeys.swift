@@ -1,8 +1,9 @@
 import NostrCore
 
 /// Byte layouts of the store's keys. Times are stored inverted and big-endian, so an ascending
-/// cursor walk yields newest first, and the id that ends each key breaks ties in lexical order,
-/// exactly NIP-01's answer order.
+/// cursor walk yields newest first; each index key ends with the event's 8-byte serial. Events
+/// with equal created_at therefore come in insertion order, and the query engine re-sorts such
+/// ties by id (NIP-01's order).
 enum IndexKeys {
     @inline(__always)
     static func append(_ value: UInt64, to out: inout [UInt8]) {
@@ -25,6 +26,16 @@ enum IndexKeys {
     /// created_at inverted, so larger times sort first.
     @inline(__always)
     static func inverted(_ createdAt: Int64) -> UInt64 { UInt64.max - UInt64(max(0, createdAt)) }
+
+    static func serial(_ serial: UInt64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(8)
+        append(serial, to: &out)
+        return out
+    }
+
+    /// The length of an index key's suffix: inverted created_at + serial.
+    static let suffixLength = 16
 
     static func id(_ id: Bytes32) -> [UInt8] {
         var out: [UInt8] = []
@@ -85,11 +96,12 @@ enum IndexKeys {
     /// `scratch` so that no key is allocated. The first value of each single-letter tag is
     /// indexed once, however often it repeats.
     static func forEachEntry(
-        of event: Event, in dbs: Databases, scratch: inout [UInt8], _ body: (MDBDatabase, [UInt8]) throws -> Void
+        of event: Event, serial: UInt64, in dbs: Databases, scratch: inout [UInt8],
+        _ body: (MDBDatabase, [UInt8]) throws -> Void
     ) rethrows {
         func suffix(_ out: inout [UInt8]) {
             append(inverted(event.createdAt), to: &out)
-            append(event.id, to: &out)
+            append(serial, to: &out)
         }
         scratch.removeAll(keepingCapacity: true)
         suffix(&scratch)
@@ -129,7 +141,7 @@ enum IndexKeys {
         if let exp = event.expiration {
             scratch.removeAll(keepingCapacity: true)
             append(UInt64(max(0, exp)), to: &scratch)
-            append(event.id, to: &scratch)
+            append(serial, to: &scratch)
             try body(dbs.expiration, scratch)
         }
     }

@@ -78,10 +78,27 @@ struct LMDBTransaction {
         try key.withBytes { k in try get(dbi, k) { _ in true } ?? false }
     }
 
-    func put(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+    /// `append`: the key is known to sort after every key in the database (MDB_APPEND), so LMDB
+    /// fills the last page instead of searching and splitting.
+    func put(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, append: Bool = false)
+        throws
+    {
         var kv = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var vv = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        try check(mdb_put(handle, dbi, &kv, &vv, 0))
+        try check(mdb_put(handle, dbi, &kv, &vv, append ? UInt32(MDB_APPEND) : 0))
+    }
+
+    /// The last key of a database, if it has any.
+    func lastKey(_ dbi: MDB_dbi) throws -> [UInt8]? {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(handle, dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        let rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc)
+        return Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
     }
 
     func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8]) throws {

@@ -18,6 +18,8 @@ public enum WriteOutcome: Sendable, Equatable {
 public struct StoredEvent: Sendable {
     public let event: Event
     public let json: [UInt8]
+    /// Its key in the events table.
+    let serial: UInt64
 }
 
 public struct StoreOptions: Sendable {

@@ -33,7 +33,7 @@ enum Fixtures {
 
     /// Unsigned events with random ids (the store does not check signatures): cheap to make in bulk.
     static func storeEvents(count: Int, seed: UInt64) -> [Event] {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         return (0..<count).map { i in
             let author = authors[Int(rng.next() % UInt64(authors.count))]
             let topic = topics[Int(rng.next() % UInt64(topics.count))]
@@ -62,17 +62,5 @@ enum Fixtures {
             while !writer.submit(e, json: e.jsonBytes, completion: { _ in done.signal() }) { usleep(200) }
         }
         for _ in events { done.wait() }
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

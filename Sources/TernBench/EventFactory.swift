@@ -49,7 +49,7 @@ struct EventFactory: Sendable {
     }
 
     func make(index i: Int, createdAt: Int64) -> PreparedEvent {
-        var rng = SplitMix(seed: UInt64(i) &* 0x9E37_79B9 &+ UInt64(runTag.utf8.count))
+        var rng = SplitMix64(seed: UInt64(i) &* 0x9E37_79B9 &+ UInt64(runTag.utf8.count))
         let author = Int(rng.next() % UInt64(signers.count))
         let signer = signers[author]
         let topic = Self.topics[Int(rng.next() % UInt64(Self.topics.count))]
@@ -100,18 +100,6 @@ struct EventFactory: Sendable {
 
 private extension String {
     var replacingQuotes: String { String(map { $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "\t" ? " " : $0 }) }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 struct SendableBuffer<T>: @unchecked Sendable {

@@ -27,7 +27,7 @@ final class QueryDriver: @unchecked Sendable {
     /// Filters of the four shapes, drawn from what the prepared events contain.
     static func filters(events: [PreparedEvent], authors: [Bytes32], runTag: String) -> [[UInt8]] {
         var out: [[UInt8]] = []
-        var rng = SplitMix(seed: 99)
+        var rng = SplitMix64(seed: 99)
         for i in 0..<256 {
             let json: String
             switch i % 4 {

@@ -4,18 +4,8 @@ import NostrCore
 import NostrStore
 import XCTest
 
-/// A deterministic random source (SplitMix64), so a failing seed can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The store tests draw from a seeded generator, so a failing seed can be replayed.
+typealias SeededRandom = SplitMix64
 
 extension Bytes32 {
     static func random(using rng: inout SeededRandom) -> Bytes32 {

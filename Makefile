@@ -23,7 +23,7 @@ release: deps
 
 ## Start the relay on its embedded LMDB store.
 run: release
-	$$($(SWIFT) build -c release --show-bin-path)/tern serve --listen $(LISTEN) --data $(DATA)
+	exec $$($(SWIFT) build -c release --show-bin-path)/tern serve --listen $(LISTEN) --data $(DATA)
 
 ## Build once, then run every test, then the malloc-count gate of the benchmarks.
 test: deps lint

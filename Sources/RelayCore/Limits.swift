@@ -29,6 +29,10 @@ public struct Limits: Sendable, Equatable {
     public var outboundBudget = 4 << 20
     /// Events one connection may have waiting for the writer before the relay stops reading it.
     public var maxEventsInFlight = 256
+    /// Open WebSocket connections the relay accepts in all; past it, new ones are refused.
+    public var maxConnections = 10_000
+    /// Open WebSocket connections from one IP address.
+    public var maxConnectionsPerIP = 256
     /// Seconds an AUTH event's created_at may differ from now (NIP-42).
     public var authWindow: Int64 = 600
 

@@ -1,19 +1,50 @@
 import NIOCore
 import Synchronization
 
-/// The open WebSocket connections, so that shutdown can pause and close each one.
+/// The open WebSocket connections, so that shutdown can pause and close each one, and the
+/// per-address and global connection limits can be enforced.
 final class ConnectionRegistry: Sendable {
-    private let connections = Mutex<[UInt64: ChannelTransport]>([:])
+    enum Admission: Equatable {
+        case admitted
+        case tooManyFromAddress(Int)
+        case tooMany(Int)
+    }
 
-    func add(_ id: UInt64, _ transport: ChannelTransport) {
-        connections.withLock { $0[id] = transport }
+    private struct State {
+        var connections: [UInt64: (ChannelTransport, String)] = [:]
+        var perAddress: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+    let maxConnections: Int
+    let maxConnectionsPerAddress: Int
+
+    init(maxConnections: Int, maxConnectionsPerAddress: Int) {
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
+    }
+
+    /// Registers a connection from `address` unless a limit is reached.
+    func admit(_ id: UInt64, _ transport: ChannelTransport, address: String) -> Admission {
+        state.withLock { s in
+            if s.connections.count >= maxConnections { return .tooMany(maxConnections) }
+            let fromAddress = s.perAddress[address, default: 0]
+            if fromAddress >= maxConnectionsPerAddress { return .tooManyFromAddress(maxConnectionsPerAddress) }
+            s.connections[id] = (transport, address)
+            s.perAddress[address] = fromAddress + 1
+            return .admitted
+        }
     }
 
     func remove(_ id: UInt64) {
-        _ = connections.withLock { $0.removeValue(forKey: id) }
+        state.withLock { s in
+            guard let (_, address) = s.connections.removeValue(forKey: id) else { return }
+            let left = s.perAddress[address, default: 1] - 1
+            s.perAddress[address] = left > 0 ? left : nil
+        }
     }
 
-    var count: Int { connections.withLock { $0.count } }
+    var count: Int { state.withLock { $0.connections.count } }
 
-    var all: [ChannelTransport] { connections.withLock { Array($0.values) } }
+    var all: [ChannelTransport] { state.withLock { $0.connections.values.map(\.0) } }
 }

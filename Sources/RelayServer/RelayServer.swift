@@ -11,13 +11,15 @@ import Synchronization
 public final class RelayServer: Sendable {
     public let relay: Relay
     private let group: MultiThreadedEventLoopGroup
-    private let registry = ConnectionRegistry()
+    private let registry: ConnectionRegistry
     private let nextConnectionID = Atomic<UInt64>(1)
     private let serverChannel = Mutex<Channel?>(nil)
     private let stopped = Atomic<Bool>(false)
 
     public init(relay: Relay, threads: Int = System.coreCount) {
         self.relay = relay
+        self.registry = ConnectionRegistry(
+            maxConnections: relay.limits.maxConnections, maxConnectionsPerAddress: relay.limits.maxConnectionsPerIP)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
 

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOWebSocket
+import NostrCore
 import RelayCore
 
 /// Frame I/O for one WebSocket connection: text frames go to the session in order; pings,
@@ -26,12 +27,24 @@ final class WebSocketHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let transport = ChannelTransport(channel: context.channel, budget: relay.limits.outboundBudget)
-        let session = RelaySession(id: connectionID, relay: relay, transport: transport)
-        self.transport = transport
-        self.session = session
-        lastMessageAt = relay.clock()
-        registry.add(connectionID, transport)
-        session.start()
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let refusal: String
+        switch registry.admit(connectionID, transport, address: address) {
+        case .admitted:
+            let session = RelaySession(id: connectionID, relay: relay, transport: transport)
+            self.transport = transport
+            self.session = session
+            lastMessageAt = relay.clock()
+            session.start()
+            return
+        case .tooManyFromAddress(let max):
+            refusal = "rate-limited: too many connections from your address (max \(max))"
+        case .tooMany(let max):
+            refusal = "rate-limited: the relay is at its connection limit (\(max)), try again later"
+        }
+        // Refused: say why, then close with 1013 (try again later).
+        transport.send(RelayMessage.notice(refusal))
+        transport.close(code: .unknown(1013), reason: "too many connections")
     }
 
     func channelInactive(context: ChannelHandlerContext) {

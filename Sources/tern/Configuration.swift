@@ -64,6 +64,8 @@ struct Configuration {
         number("limits", "idle_timeout", 1...(86_400 * 7)) { $0.limits.idleTimeout = Int64($1) },
         number("limits", "outbound_budget", 4096...(1 << 30)) { $0.limits.outboundBudget = $1 },
         number("limits", "max_events_in_flight", 1...100_000) { $0.limits.maxEventsInFlight = $1 },
+        number("limits", "max_connections", 1...1_000_000) { $0.limits.maxConnections = $1 },
+        number("limits", "max_connections_per_ip", 1...1_000_000) { $0.limits.maxConnectionsPerIP = $1 },
         flag("policy", "accept_protected_events") { $0.policy.acceptProtectedEvents = $1 },
         flag("policy", "auth_required_for_writes") { $0.policy.authRequiredForWrites = $1 },
         flag("policy", "auth_required_for_reads") { $0.policy.authRequiredForReads = $1 },

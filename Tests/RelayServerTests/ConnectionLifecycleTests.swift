@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import NostrCore
 import NostrStore
 import RelayCore
@@ -87,5 +88,93 @@ final class ConnectionLifecycleTests: XCTestCase {
             try? FileManager.default.removeItem(atPath: relay.path)
         }
         for e in events { XCTAssertNotNil(try store.event(id: e.id)) }
+    }
+}
+
+/// Opens a WebSocket handshake on a raw socket and returns every byte the relay sends until it
+/// closes the connection (a refused connection is answered and closed at once).
+func rawHandshake(port: Int, group: EventLoopGroup) async throws -> [UInt8] {
+    final class Collect: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        var bytes: [UInt8] = []
+        let done: EventLoopPromise<[UInt8]>
+        init(done: EventLoopPromise<[UInt8]>) { self.done = done }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var b = unwrapInboundIn(data)
+            bytes += b.readBytes(length: b.readableBytes) ?? []
+        }
+        func channelInactive(context: ChannelHandlerContext) { done.succeed(bytes) }
+    }
+    let done = group.next().makePromise(of: [UInt8].self)
+    let channel = try await ClientBootstrap(group: group)
+        .channelInitializer { $0.pipeline.addHandler(Collect(done: done)) }
+        .connect(host: "127.0.0.1", port: port).get()
+    let request =
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    try await channel.writeAndFlush(ByteBuffer(string: request)).get()
+    let timeout = group.next().scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
+    defer { timeout.cancel() }
+    return try await done.futureResult.get()
+}
+
+extension Array where Element == UInt8 {
+    func contains(_ text: String) -> Bool {
+        let needle = Array(text.utf8)
+        guard needle.count <= count else { return false }
+        return (0...(count - needle.count)).contains { Array(self[$0..<($0 + needle.count)]) == needle }
+    }
+}
+
+final class ConnectionLimitTests: XCTestCase {
+    /// 101, then NOTICE with the reason, then a close frame with code 1013 (try again later).
+    func assertRefused(_ bytes: [UInt8], _ notice: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(bytes.contains("HTTP/1.1 101"), file: file, line: line)
+        XCTAssertTrue(
+            bytes.contains(#"["NOTICE","\#(notice)"]"#), "\(String(decoding: bytes, as: UTF8.self))", file: file,
+            line: line)
+        let closeFrame: [UInt8] = [0x88, UInt8(2 + "too many connections".utf8.count), 0x03, 0xF5]
+        XCTAssertTrue(
+            (0...(bytes.count - 4)).contains { Array(bytes[$0..<($0 + 4)]) == closeFrame }, "close 1013", file: file,
+            line: line)
+    }
+
+    func testPerAddressLimitRefusesClearlyAndFreesOnClose() async throws {
+        var limits = Limits()
+        limits.maxConnectionsPerIP = 2
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (first, _) = try await relay.connectReady()
+        let (second, _) = try await relay.connectReady()
+        assertRefused(
+            try await rawHandshake(port: relay.port, group: relay.clientGroup),
+            "rate-limited: too many connections from your address (max 2)")
+        // The admitted ones are served throughout.
+        second.send(#"["REQ","s",{"limit":0}]"#)
+        let eose = try await second.nextMessage()
+        XCTAssertEqual(eose as? [String], ["EOSE", "s"])
+        // Closing one frees its place.
+        first.close()
+        let awaited1 = try await first.next()
+        XCTAssertEqual(awaited1, .disconnected)
+        var admitted = false
+        for _ in 0..<50 where !admitted {
+            let next = try await relay.connect()
+            if case .text(let text) = try await next.next(), text.hasPrefix(#"["AUTH""#) { admitted = true }
+            next.close()
+        }
+        XCTAssertTrue(admitted)
+    }
+
+    func testGlobalLimit() async throws {
+        var limits = Limits()
+        limits.maxConnections = 1
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (_, _) = try await relay.connectReady()
+        assertRefused(
+            try await rawHandshake(port: relay.port, group: relay.clientGroup),
+            "rate-limited: the relay is at its connection limit (1), try again later")
+        XCTAssertEqual(relay.server.connectionCount, 1)
     }
 }

@@ -5,7 +5,8 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data
 
-.PHONY: deps build release run test format lint clean benchmarks benchmark-check benchmark-thresholds
+.PHONY: deps build release run test format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
+FUZZ_SECONDS ?= 60
 
 ## Install the system libraries tern links against, when missing (Debian/Ubuntu).
 deps:
@@ -25,11 +26,23 @@ release: deps
 run: release
 	exec $$($(SWIFT) build -c release --show-bin-path)/tern serve --listen $(LISTEN) --data $(DATA)
 
-## Build once, then run every test, then the malloc-count gate of the benchmarks.
+## Build once, then run every test, replay the fuzz corpus, fuzz briefly, and check the
+## malloc-count gate of the benchmarks.
 test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$$($(SWIFT) build --show-bin-path)/FuzzRelayInput Fuzz/corpus
+	$(MAKE) fuzz FUZZ_SECONDS=30
 	scripts/benchmark-check.sh
+
+## libFuzzer build of Fuzz/FuzzRelayInput (its own build folder: everything is instrumented).
+fuzz-build: deps
+	$(SWIFT) build -c release --product FuzzRelayInput --scratch-path .build-fuzz \
+		-Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
+
+## A bounded fuzz run (FUZZ_SECONDS, default 60) from the committed corpus; a crash fails it.
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 ## All micro-benchmarks, time and mallocs per operation (TERN_BENCH_STORE_EVENTS sizes the query store).
 benchmarks: deps
@@ -45,10 +58,10 @@ benchmark-thresholds: deps
 		--path Benchmarks/Thresholds --metric mallocCountTotal --no-progress
 
 format:
-	$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Package.swift
+	$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Fuzz Package.swift
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Fuzz Package.swift
 
 clean:
 	rm -rf .build

@@ -79,6 +79,11 @@ let package = Package(
             path: "Benchmarks/TernBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "FuzzRelayInput",
+            dependencies: ["NostrCore"],
+            path: "Fuzz/FuzzRelayInput"
+        ),
         .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore"]),
         .testTarget(name: "NostrStoreTests", dependencies: ["NostrStore", "NostrCore"]),
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore", "NostrCore", "NostrStore"]),

@@ -1,0 +1,52 @@
+import NostrCore
+
+/// Feeds arbitrary bytes to the client-message parser and, for what parses, to id hashing and
+/// filter matching. Nothing here may crash, hang or allocate without bound.
+enum FuzzTarget {
+    static let events: [Event] = {
+        let signer = Signer(seed: 1)
+        return [
+            signer.event(
+                kind: 1, content: "hello", tags: [["t", "nostr"], ["e", String(repeating: "a", count: 64)]],
+                createdAt: 1_700_000_000),
+            signer.event(kind: 30023, content: "", tags: [["d", "x"]], createdAt: 5),
+            signer.event(kind: 0, content: "{}", createdAt: 0),
+        ]
+    }()
+
+    static func run(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let message = try? ClientMessage.parse(bytes) else { return }
+        switch message {
+        case .event(let event), .auth(let event):
+            var scratch: [UInt8] = []
+            _ = EventID.compute(event, scratch: &scratch)
+            _ = event.jsonBytes
+            _ = Event.decode(json: event.jsonBytes)
+        case .req(_, let filters):
+            for event in events { _ = filters.anyMatches(event) }
+        case .close:
+            break
+        }
+    }
+}
+
+#if FUZZING
+    /// libFuzzer's driver (from the runtime that `-sanitize=fuzzer` links).
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
+
+    /// SwiftPM links an executable's `main` to `<module>_main`: start libFuzzer from there.
+    @_cdecl("FuzzRelayInput_main")
+    func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        var count = argc
+        var arguments = argv
+        return LLVMFuzzerRunDriver(&count, &arguments) { data, size in
+            if let data { FuzzTarget.run(UnsafeBufferPointer(start: data, count: size)) }
+            return 0
+        }
+    }
+#endif

@@ -1,4 +1,6 @@
 #if !FUZZING
+    import NostrCore
+
     #if canImport(Glibc)
         import Glibc
     #endif
@@ -11,7 +13,7 @@
             var count = 0
             for path in CommandLine.arguments.dropFirst() {
                 for file in files(path) {
-                    guard let bytes = read(file) else { continue }
+                    guard let bytes = LocalFile.read(file) else { continue }
                     bytes.withUnsafeBufferPointer { FuzzTarget.run($0) }
                     count += 1
                 }
@@ -30,19 +32,6 @@
                 if name != "." && name != ".." { out.append(path + "/" + name) }
             }
             return out.sorted()
-        }
-
-        static func read(_ path: String) -> [UInt8]? {
-            guard let f = fopen(path, "rb") else { return nil }
-            defer { fclose(f) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = fread(&chunk, 1, chunk.count, f)
-                if n <= 0 { break }
-                bytes.append(contentsOf: chunk[0..<n])
-            }
-            return bytes
         }
     }
 #endif

@@ -1,3 +1,5 @@
+import NostrCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -73,15 +75,6 @@ struct ProcessSample: Sendable {
     }
 
     static func readText(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        LocalFile.read(path).map { String(decoding: $0, as: UTF8.self) }
     }
 }

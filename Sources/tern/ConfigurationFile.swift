@@ -1,13 +1,12 @@
+import NostrCore
 import TOMLKit
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 extension Configuration {
     /// Applies a TOML file: `[section]` tables whose keys are the settings' keys.
     mutating func apply(tomlFile path: String) throws(ConfigurationError) {
-        guard let text = Self.readFile(path) else { throw .file(path, "no such file or not readable") }
+        guard let bytes = LocalFile.read(path), let text = String(validating: bytes, as: UTF8.self) else {
+            throw .file(path, "no such file or not readable")
+        }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch { throw .file(path, "\(error)") }
         for section in table.keys {
@@ -30,18 +29,5 @@ extension Configuration {
                 try set(name, text)
             }
         }
-    }
-
-    static func readFile(_ path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 }

@@ -94,28 +94,10 @@ final class ConnectionLifecycleTests: XCTestCase {
 /// Opens a WebSocket handshake on a raw socket and returns every byte the relay sends until it
 /// closes the connection (a refused connection is answered and closed at once).
 func rawHandshake(port: Int, group: EventLoopGroup) async throws -> [UInt8] {
-    final class Collect: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = ByteBuffer
-        var bytes: [UInt8] = []
-        let done: EventLoopPromise<[UInt8]>
-        init(done: EventLoopPromise<[UInt8]>) { self.done = done }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var b = unwrapInboundIn(data)
-            bytes += b.readBytes(length: b.readableBytes) ?? []
-        }
-        func channelInactive(context: ChannelHandlerContext) { done.succeed(bytes) }
-    }
-    let done = group.next().makePromise(of: [UInt8].self)
-    let channel = try await ClientBootstrap(group: group)
-        .channelInitializer { $0.pipeline.addHandler(Collect(done: done)) }
-        .connect(host: "127.0.0.1", port: port).get()
     let request =
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    try await channel.writeAndFlush(ByteBuffer(string: request)).get()
-    let timeout = group.next().scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
-    defer { timeout.cancel() }
-    return try await done.futureResult.get()
+    return try await rawExchange(port: port, request: request, group: group)
 }
 
 extension Array where Element == UInt8 {

@@ -7,26 +7,10 @@ import XCTest
 func httpGet(port: Int, path: String, headers: [String: String] = [:], group: EventLoopGroup) async throws -> (
     status: Int, headers: String, body: String
 ) {
-    final class Collect: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = ByteBuffer
-        var bytes: [UInt8] = []
-        let done: EventLoopPromise<[UInt8]>
-        init(done: EventLoopPromise<[UInt8]>) { self.done = done }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var b = unwrapInboundIn(data)
-            bytes += b.readBytes(length: b.readableBytes) ?? []
-        }
-        func channelInactive(context: ChannelHandlerContext) { done.succeed(bytes) }
-    }
-    let done = group.next().makePromise(of: [UInt8].self)
-    let channel = try await ClientBootstrap(group: group)
-        .channelInitializer { $0.pipeline.addHandler(Collect(done: done)) }
-        .connect(host: "127.0.0.1", port: port).get()
     var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
     for (k, v) in headers { request += "\(k): \(v)\r\n" }
     request += "\r\n"
-    try await channel.writeAndFlush(ByteBuffer(string: request)).get()
-    let text = String(decoding: try await done.futureResult.get(), as: UTF8.self)
+    let text = String(decoding: try await rawExchange(port: port, request: request, group: group), as: UTF8.self)
     let parts = text.components(separatedBy: "\r\n\r\n")
     let status = Int(parts[0].split(separator: " ")[1]) ?? 0
     return (status, parts[0], parts.dropFirst().joined(separator: "\r\n\r\n"))

@@ -37,6 +37,7 @@ let package = Package(
             dependencies: [
                 "NostrCore", "NostrStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -44,6 +45,7 @@ let package = Package(
             dependencies: [
                 "RelayCore", "NostrCore", "NostrStore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -86,7 +88,12 @@ let package = Package(
         ),
         .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore"]),
         .testTarget(name: "NostrStoreTests", dependencies: ["NostrStore", "NostrCore"]),
-        .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore", "NostrCore", "NostrStore"]),
+        .testTarget(
+            name: "RelayCoreTests",
+            dependencies: [
+                "RelayCore", "NostrCore", "NostrStore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "RelayServerTests",
             dependencies: [

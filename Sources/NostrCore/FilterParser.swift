@@ -37,23 +37,26 @@ enum FilterParser {
                         var list: [UInt16] = []
                         try readList(&s, field: "kinds", limits: limits, invalid: invalid) {
                             (s) throws(ClientMessageError) in
-                            guard case .integer(let v) = try readNumber(&s, invalid: invalid), v >= 0, v <= 65535 else {
-                                throw invalid("kinds must be integers between 0 and 65535")
-                            }
+                            let message = "kinds must be integers between 0 and 65535"
+                            guard case .integer(let v) = try readNumber(&s, invalid: invalid(message)), v >= 0,
+                                v <= 65535
+                            else { throw invalid(message) }
                             list.append(UInt16(v))
                         }
                         kinds = list
                     } else if s.rawEquals(keyRange, "since") || s.rawEquals(keyRange, "until") {
                         let isSince = s.rawEquals(keyRange, "since")
-                        guard case .integer(let v) = try readNumber(&s, invalid: invalid), v >= 0 else {
-                            throw invalid("\(isSince ? "since" : "until") must be a non-negative integer")
+                        let message = "\(isSince ? "since" : "until") must be a non-negative integer"
+                        guard case .integer(let v) = try readNumber(&s, invalid: invalid(message)), v >= 0 else {
+                            throw invalid(message)
                         }
                         if isSince { since = v } else { until = v }
                     } else if s.rawEquals(keyRange, "limit") {
-                        switch try readNumber(&s, invalid: invalid) {
+                        let message = "limit must be a non-negative integer"
+                        switch try readNumber(&s, invalid: invalid(message)) {
                         case .integer(let v) where v >= 0: limit = Int(min(v, Int64(limits.maxLimit)))
                         case .other: limit = limits.maxLimit  // a huge integer is clamped like any other
-                        default: throw invalid("limit must be a non-negative integer")
+                        default: throw invalid(message)
                         }
                     } else if key.count == 2, key[0] == UInt8(ascii: "#"), TagName.isIndexable(key[1]) {
                         let name = key[1]
@@ -64,7 +67,11 @@ enum FilterParser {
                             (s) throws(ClientMessageError) in
                             guard s.peek() == UInt8(ascii: "\"") else { throw invalid("tag values must be strings") }
                             let value: String
-                            do { value = try s.readString() } catch { throw invalid("bad tag value") }
+                            do throws(JSONScanner.Failure) {
+                                value = try s.readString()
+                            } catch {
+                                throw invalid(ClientMessage.describe(error, "bad #\(UnicodeScalar(name)) value"))
+                            }
                             if mustBeHex && Bytes32(hex: value) == nil {
                                 throw invalid("#\(UnicodeScalar(name)) values must be 64 lowercase hex characters")
                             }
@@ -88,14 +95,15 @@ enum FilterParser {
         return Filter(ids: ids, authors: authors, kinds: kinds, tags: tags, since: since, until: until, limit: limit)
     }
 
-    private static func readNumber(_ s: inout JSONScanner, invalid: (String) -> ClientMessageError)
+    /// Reads a JSON number; anything else (or a malformed number) is refused with `invalid`.
+    private static func readNumber(_ s: inout JSONScanner, invalid: ClientMessageError)
         throws(ClientMessageError) -> JSONScanner.Number
     {
         switch s.peek() {
         case .some(UInt8(ascii: "-")), .some(UInt8(ascii: "0")...UInt8(ascii: "9")):
-            do { return try s.readNumber() } catch { throw invalid("bad number") }
+            do { return try s.readNumber() } catch { throw invalid }
         default:
-            throw invalid("expected a number")
+            throw invalid
         }
     }
 

@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import NostrCore
-import Synchronization
 
 /// Something that receives live events for its subscriptions (a connection's session).
 public protocol Subscriber: AnyObject, Sendable {
@@ -41,20 +41,20 @@ public final class SubscriptionIndex: Sendable {
         var all: [Ref] = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     public init() {}
 
-    public var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { state.withLockedValue { $0.entries.count } }
 
     public func count(connection: UInt64) -> Int {
-        state.withLock { $0.byConnection[connection]?.count ?? 0 }
+        state.withLockedValue { $0.byConnection[connection]?.count ?? 0 }
     }
 
     /// Adds a subscription, replacing one with the same id on the same connection.
     public func add(connection: UInt64, subscriptionID: String, filters: [Filter], subscriber: any Subscriber) {
         let key = Key(connection: connection, subscriptionID: subscriptionID)
-        state.withLock { s in
+        state.withLockedValue { s in
             Self.unindex(&s, key)
             s.entries[key] = Entry(subscriber: subscriber, filters: filters)
             s.byConnection[connection, default: []].insert(subscriptionID)
@@ -76,11 +76,11 @@ public final class SubscriptionIndex: Sendable {
     }
 
     public func remove(connection: UInt64, subscriptionID: String) {
-        state.withLock { s in Self.unindex(&s, Key(connection: connection, subscriptionID: subscriptionID)) }
+        state.withLockedValue { s in Self.unindex(&s, Key(connection: connection, subscriptionID: subscriptionID)) }
     }
 
     public func removeAll(connection: UInt64) {
-        state.withLock { s in
+        state.withLockedValue { s in
             for id in s.byConnection[connection] ?? [] {
                 Self.unindex(&s, Key(connection: connection, subscriptionID: id))
             }
@@ -89,7 +89,7 @@ public final class SubscriptionIndex: Sendable {
     }
 
     public func contains(connection: UInt64, subscriptionID: String) -> Bool {
-        state.withLock { $0.entries[Key(connection: connection, subscriptionID: subscriptionID)] != nil }
+        state.withLockedValue { $0.entries[Key(connection: connection, subscriptionID: subscriptionID)] != nil }
     }
 
     private static func unindex(_ s: inout State, _ key: Key) {
@@ -117,7 +117,7 @@ public final class SubscriptionIndex: Sendable {
 
     /// The subscribers whose subscriptions match `event`, each with its matching ids.
     public func match(_ event: Event) -> [(any Subscriber, [String])] {
-        state.withLock { s in
+        state.withLockedValue { s in
             var matched: [Key: Void] = [:]
             var byConnection: [UInt64: (any Subscriber, [String])] = [:]
             func consider(_ refs: [Ref]?) {

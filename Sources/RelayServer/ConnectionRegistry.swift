@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// The open WebSocket connections, so that shutdown can pause and close each one, and the
 /// per-address and global connection limits can be enforced.
@@ -15,7 +15,7 @@ final class ConnectionRegistry: Sendable {
         var perAddress: [String: Int] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     let maxConnections: Int
     let maxConnectionsPerAddress: Int
 
@@ -26,7 +26,7 @@ final class ConnectionRegistry: Sendable {
 
     /// Registers a connection from `address` unless a limit is reached.
     func admit(_ id: UInt64, _ transport: ChannelTransport, address: String) -> Admission {
-        state.withLock { s in
+        state.withLockedValue { s in
             if s.connections.count >= maxConnections { return .tooMany(maxConnections) }
             let fromAddress = s.perAddress[address, default: 0]
             if fromAddress >= maxConnectionsPerAddress { return .tooManyFromAddress(maxConnectionsPerAddress) }
@@ -37,14 +37,14 @@ final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ id: UInt64) {
-        state.withLock { s in
+        state.withLockedValue { s in
             guard let (_, address) = s.connections.removeValue(forKey: id) else { return }
             let left = s.perAddress[address, default: 1] - 1
             s.perAddress[address] = left > 0 ? left : nil
         }
     }
 
-    var count: Int { state.withLock { $0.connections.count } }
+    var count: Int { state.withLockedValue { $0.connections.count } }
 
-    var all: [ChannelTransport] { state.withLock { $0.connections.values.map(\.0) } }
+    var all: [ChannelTransport] { state.withLockedValue { $0.connections.values.map(\.0) } }
 }

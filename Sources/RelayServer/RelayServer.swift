@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -13,7 +14,7 @@ public final class RelayServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let registry: ConnectionRegistry
     private let nextConnectionID = Atomic<UInt64>(1)
-    private let serverChannel = Mutex<Channel?>(nil)
+    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let stopped = Atomic<Bool>(false)
 
     public init(relay: Relay, threads: Int = System.coreCount) {
@@ -70,7 +71,7 @@ public final class RelayServer: Sendable {
                 }
             }
         let channel = try bootstrap.bind(host: host, port: port).wait()
-        serverChannel.withLock { $0 = channel }
+        serverChannel.withLockedValue { $0 = channel }
         let bound = channel.localAddress?.port ?? port
         relay.logger.info("listening", metadata: ["address": "\(host):\(bound)"])
         return bound
@@ -83,7 +84,7 @@ public final class RelayServer: Sendable {
     public func shutdown() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         relay.logger.info("shutting down", metadata: ["connections": "\(registry.count)"])
-        if let channel = serverChannel.withLock({ $0 }) { try? channel.close().wait() }
+        if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
         let connections = registry.all
         for transport in connections {
             try? transport.loop.submit { transport.setReading(false) }.wait()

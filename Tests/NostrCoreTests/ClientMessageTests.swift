@@ -132,7 +132,7 @@ final class ClientMessageTests: XCTestCase {
         XCTAssertEqual(
             closedReason(#"["REQ","s",{"kinds":[70000]}]"#), "invalid: kinds must be integers between 0 and 65535")
         XCTAssertEqual(closedReason(#"["REQ","s",{"limit":-1}]"#), "invalid: limit must be a non-negative integer")
-        XCTAssertEqual(closedReason(#"["REQ","s",{"since":"x"}]"#), "invalid: expected a number")
+        XCTAssertEqual(closedReason(#"["REQ","s",{"since":"x"}]"#), "invalid: since must be a non-negative integer")
         XCTAssertEqual(closedReason(#"["REQ","s",{"search":"x"}]"#), "unsupported: filter contains unknown elements")
         XCTAssertEqual(closedReason(#"["REQ","s"]"#), "invalid: REQ needs at least one filter")
         XCTAssertEqual(closedReason(#"["REQ","s",5]"#), "invalid: filter must be a JSON object")

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NostrCore
 import NostrStore
 import RelayCore
-import Synchronization
 import XCTest
 
 final class ProcessingServiceTests: XCTestCase {
@@ -30,14 +30,14 @@ final class ProcessingServiceTests: XCTestCase {
 
     func process(_ event: Event, _ route: Route) -> Outcome {
         let valid = try! ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
-        let box = Mutex<Outcome?>(nil)
+        let box = NIOLockedValueBox<Outcome?>(nil)
         let done = expectation(description: "outcome")
         processing.process(valid, route: route) { outcome in
-            box.withLock { $0 = outcome }
+            box.withLockedValue { $0 = outcome }
             done.fulfill()
         }
         wait(for: [done], timeout: 10)
-        return box.withLock { $0! }
+        return box.withLockedValue { $0! }
     }
 
     func testSavedEventsAreStoredThenDelivered() throws {
@@ -46,9 +46,9 @@ final class ProcessingServiceTests: XCTestCase {
         let event = signer.event(kind: 1, content: "x", createdAt: 1_700_000_000)
         XCTAssertEqual(process(event, .regular), .saved)
         XCTAssertNotNil(try store.event(id: event.id), "stored before the outcome is reported")
-        XCTAssertEqual(sub.received.withLock { $0.map(\.1) }, [["live"]])
+        XCTAssertEqual(sub.received.withLockedValue { $0.map(\.1) }, [["live"]])
         XCTAssertEqual(process(event, .regular), .duplicate)
-        XCTAssertEqual(sub.received.withLock { $0.count }, 1, "a duplicate is not delivered again")
+        XCTAssertEqual(sub.received.withLockedValue { $0.count }, 1, "a duplicate is not delivered again")
         XCTAssertEqual(Outcome.duplicate.okAnswer.accepted, true)
         XCTAssertEqual(Outcome.duplicate.okAnswer.message, "duplicate: already have this event")
     }
@@ -59,7 +59,7 @@ final class ProcessingServiceTests: XCTestCase {
         let event = signer.event(kind: 20001, content: "x", createdAt: 1_700_000_000)
         XCTAssertEqual(process(event, .ephemeral), .broadcast)
         XCTAssertNil(try store.event(id: event.id))
-        XCTAssertEqual(sub.received.withLock { $0.count }, 1)
+        XCTAssertEqual(sub.received.withLockedValue { $0.count }, 1)
     }
 
     func testOutcomesMapToNIP01Answers() {

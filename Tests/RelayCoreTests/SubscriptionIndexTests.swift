@@ -1,12 +1,12 @@
+import NIOConcurrencyHelpers
 import NostrCore
 import RelayCore
-import Synchronization
 import XCTest
 
 final class RecordingSubscriber: Subscriber {
-    let received = Mutex<[(String, [String])]>([])
+    let received = NIOLockedValueBox<[(String, [String])]>([])
     func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String]) {
-        received.withLock { $0.append((String(decoding: eventJSON, as: UTF8.self), subscriptionIDs)) }
+        received.withLockedValue { $0.append((String(decoding: eventJSON, as: UTF8.self), subscriptionIDs)) }
     }
 }
 

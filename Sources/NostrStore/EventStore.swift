@@ -22,17 +22,14 @@ public final class EventStore: @unchecked Sendable {
         env = try LMDBEnvironment(
             path: path, mapSize: options.mapSize, maxDatabases: Databases.count, maxReaders: options.maxReaders)
         do {
-            let txn = try env.begin(readOnly: false)
-            do {
-                dbs = try Databases(txn)
+            (dbs, nextSerial) = try env.write { txn in
+                let dbs = try Databases(txn)
                 try Self.checkSchema(txn, dbs)
+                var nextSerial: UInt64 = 1
                 if let last = try txn.lastKey(dbs.events), last.count == 8 {
                     nextSerial = last.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) } + 1
                 }
-                try txn.commit()
-            } catch {
-                txn.abort()
-                throw error
+                return (dbs, nextSerial)
             }
         } catch {
             env.close()

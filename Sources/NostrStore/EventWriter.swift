@@ -104,15 +104,10 @@ public final class EventWriter: @unchecked Sendable {
         outcomes.reserveCapacity(batch.count)
         let firstSerial = store.nextSerial
         do {
-            let txn = try store.env.begin(readOnly: false)
-            do {
+            try store.env.write { txn in
                 for job in batch {
                     outcomes.append(try store.insert(txn, job.event, json: job.json, scratch: &scratch))
                 }
-                try txn.commit()
-            } catch {
-                txn.abort()
-                throw error
             }
         } catch {
             logger.warning("batch commit failed; retrying one by one", metadata: ["error": "\(error)"])
@@ -125,18 +120,10 @@ public final class EventWriter: @unchecked Sendable {
     private func commitAlone(_ job: Job) -> WriteOutcome {
         let firstSerial = store.nextSerial
         do {
-            let txn = try store.env.begin(readOnly: false)
-            do {
-                let outcome = try store.insert(txn, job.event, json: job.json, scratch: &scratch)
-                try txn.commit()
-                return outcome
-            } catch {
-                txn.abort()
-                throw error
-            }
+            return try store.env.write { txn in try store.insert(txn, job.event, json: job.json, scratch: &scratch) }
         } catch let error as LMDBError {
             store.nextSerial = firstSerial
-            return .failed(error.isMapFull ? "storage is full" : "storage error: \(error)")
+            return .failed(error.isOutOfSpace ? "storage is full" : "storage error: \(error)")
         } catch {
             store.nextSerial = firstSerial
             return .failed("storage error: \(error)")
@@ -147,15 +134,7 @@ public final class EventWriter: @unchecked Sendable {
     public func sweep(now: Int64) {
         do {
             while true {
-                let txn = try store.env.begin(readOnly: false)
-                let removed: Int
-                do {
-                    removed = try store.sweepExpired(txn, now: now, max: 1000)
-                    try txn.commit()
-                } catch {
-                    txn.abort()
-                    throw error
-                }
+                let removed = try store.env.write { txn in try store.sweepExpired(txn, now: now, max: 1000) }
                 if removed > 0 { logger.debug("expired events removed", metadata: ["count": "\(removed)"]) }
                 if removed < 1000 { break }
             }

@@ -1,12 +1,19 @@
 import CLMDB
 import NostrCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// An LMDB error with the library's own text.
 public struct LMDBError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public init(_ code: Int32) { self.code = code }
     public var description: String { String(cString: mdb_strerror(code)) }
-    public var isMapFull: Bool { code == MDB_MAP_FULL }
+    /// The store has no room left: its map size is reached or the disk (or quota) is full.
+    public var isOutOfSpace: Bool { code == MDB_MAP_FULL || code == ENOSPC || code == EDQUOT }
 }
 
 @inline(__always)
@@ -40,6 +47,23 @@ final class LMDBEnvironment: @unchecked Sendable {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
         return LMDBTransaction(handle: txn!)
+    }
+
+    /// Runs `body` in a write transaction and commits it; if `body` throws, aborts instead.
+    /// A commit that fails has already freed the transaction (LMDB's rule), so it is never
+    /// aborted a second time: that would use freed memory, which a full disk (ENOSPC at commit)
+    /// once turned into a crash.
+    func write<R>(_ body: (LMDBTransaction) throws -> R) throws -> R {
+        let txn = try begin(readOnly: false)
+        let result: R
+        do {
+            result = try body(txn)
+        } catch {
+            txn.abort()
+            throw error
+        }
+        try txn.commit()
+        return result
     }
 }
 

@@ -1,0 +1,106 @@
+import Foundation
+import NostrCore
+import XCTest
+
+/// The disk fills up under the relay: writes get `error:` answers, reads go on, nothing
+/// acknowledged is lost or corrupted, and writes succeed again once space returns.
+/// The store lives on a 4 MB tmpfs that the test mounts, so the disk is really full (ENOSPC
+/// from the kernel), not just the LMDB map.
+final class DiskFullTests: XCTestCase {
+    let alice = Signer(seed: 501)
+
+    func run(_ tool: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func freeBytes(_ path: String) -> Int {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return 0 }
+        return Int(stats.f_bavail) * Int(stats.f_frsize)
+    }
+
+    func publish(_ client: TestClient, _ event: Event) async throws -> (Bool, String) {
+        client.send(event.message)
+        let m = try await client.nextMessage()
+        XCTAssertEqual(m.first as? String, "OK")
+        XCTAssertEqual(m[1] as? String, event.id.hex)
+        return (m[2] as? Bool ?? false, m[3] as? String ?? "")
+    }
+
+    func count(_ client: TestClient, author: Signer) async throws -> Int {
+        client.send(#"["REQ","count",{"authors":["\#(author.publicKey.hex)"],"limit":5000}]"#)
+        let answers = try await client.messages(until: "EOSE")
+        client.send(#"["CLOSE","count"]"#)
+        return answers.count - 1
+    }
+
+    func testFullDiskAnswersErrorKeepsServingAndRecovers() async throws {
+        guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root; CI runs as root") }
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("tern-full-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mounted = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint])
+        XCTAssertEqual(mounted, 0, "mount a 4 MB tmpfs")
+        guard mounted == 0 else { return }
+        defer {
+            _ = try? run("/bin/umount", ["-l", mountPoint])
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        let data = mountPoint + "/data"
+        var relay: TestRelay? = try TestRelay(path: data)
+        // Leave about 384 KB free: a filler file takes the rest.
+        let filler = mountPoint + "/filler"
+        let fillerSize = max(0, freeBytes(mountPoint) - 384 * 1024)
+        XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: Data(count: fillerSize)))
+
+        let (writer, _) = try await relay!.connectReady()
+        let (reader, _) = try await relay!.connectReady()
+        var acknowledged = 0
+        var refusal: String?
+        let content = String(repeating: "full disk ", count: 200)
+        for i in 0..<2000 {
+            let (accepted, message) = try await publish(
+                writer, alice.event(kind: 1, content: "\(i) \(content)", createdAt: now))
+            if accepted {
+                acknowledged += 1
+            } else {
+                refusal = message
+                break
+            }
+        }
+        XCTAssertGreaterThan(acknowledged, 0)
+        XCTAssertEqual(refusal, "error: storage is full", "the full disk gets an error: answer")
+
+        // Full: more writes are refused the same way, reads are served, nothing acknowledged is
+        // missing.
+        let (again, againMessage) = try await publish(writer, alice.event(kind: 1, content: "again", createdAt: now))
+        XCTAssertFalse(again)
+        XCTAssertEqual(againMessage, "error: storage is full")
+        let whileFull = try await count(reader, author: alice)
+        XCTAssertEqual(whileFull, acknowledged)
+
+        // Space returns: writes succeed again without a restart.
+        try FileManager.default.removeItem(atPath: filler)
+        let (recovered, recoveredMessage) = try await publish(
+            writer, alice.event(kind: 1, content: "space is back", createdAt: now))
+        XCTAssertTrue(recovered, recoveredMessage)
+        writer.close()
+        reader.close()
+
+        // The store reopens cleanly with every acknowledged event.
+        relay!.stop(removeData: false)
+        relay = nil
+        let reopened = try TestRelay(path: data)
+        defer { reopened.stop() }
+        let (client, _) = try await reopened.connectReady()
+        let afterRestart = try await count(client, author: alice)
+        XCTAssertEqual(afterRestart, acknowledged + 1)
+        let (more, moreMessage) = try await publish(client, alice.event(kind: 1, content: "more", createdAt: now))
+        XCTAssertTrue(more, moreMessage)
+    }
+}

@@ -40,6 +40,33 @@ final class ProcessingServiceTests: XCTestCase {
         return box.withLockedValue { $0! }
     }
 
+    func testFullWriterQueueIsRefusedWithRateLimitedThenDrains() throws {
+        // A writer with room for two that has not started: the third event finds it full.
+        let small = EventWriter(store: store, capacity: 2, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
+        let processing = ProcessingService(writer: small, subscriptions: index)
+        let outcomes = NIOLockedValueBox<[Int: Outcome]>([:])
+        let queued = expectation(description: "queued events are saved")
+        queued.expectedFulfillmentCount = 2
+        let refused = expectation(description: "the third is refused")
+        for i in 0..<3 {
+            let event = signer.event(kind: 1, content: "queued \(i)", createdAt: 1_700_000_000)
+            let valid = try ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
+            processing.process(valid, route: .regular) { outcome in
+                outcomes.withLockedValue { $0[i] = outcome }
+                if i < 2 { queued.fulfill() } else { refused.fulfill() }
+            }
+        }
+        wait(for: [refused], timeout: 10)
+        XCTAssertEqual(
+            outcomes.withLockedValue { $0 }, [2: .rejected(.rateLimited("the relay is busy, try again shortly"))],
+            "refused at once, while the two queued ones wait for the writer")
+        XCTAssertEqual(Outcome.rejected(.rateLimited("x")).okAnswer.message, "rate-limited: x")
+        small.start()
+        wait(for: [queued], timeout: 10)
+        XCTAssertEqual(outcomes.withLockedValue { [$0[0], $0[1]] }, [.saved, .saved])
+        small.shutdown()
+    }
+
     func testSavedEventsAreStoredThenDelivered() throws {
         let sub = RecordingSubscriber()
         index.add(connection: 1, subscriptionID: "live", filters: [Filter(kinds: [1])], subscriber: sub)

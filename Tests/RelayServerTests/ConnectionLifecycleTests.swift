@@ -159,4 +159,64 @@ final class ConnectionLimitTests: XCTestCase {
             "rate-limited: the relay is at its connection limit (1), try again later")
         XCTAssertEqual(relay.server.connectionCount, 1)
     }
+
+}
+
+/// Slow and stuck peers cost nothing: each is timed out and its place freed.
+final class SlowPeerTests: XCTestCase {
+    func testClientThatAnswersPingsButSaysNothingIsClosedAtTheIdleTimeout() async throws {
+        var limits = Limits()
+        limits.pingInterval = 1
+        limits.idleTimeout = 3
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        var pings = 0
+        while true {
+            let frame = try await client.next(seconds: 10)
+            if frame == .ping {
+                pings += 1
+                client.sendFrame(.pong, [])
+                continue
+            }
+            XCTAssertEqual(frame, .close(1001))
+            break
+        }
+        XCTAssertGreaterThanOrEqual(pings, 1, "it answered pings, so only the idle timeout can close it")
+        let reason = try await client.closeReason()
+        XCTAssertEqual(reason, "idle timeout")
+        XCTAssertEqual(relay.server.connectionCount, 0)
+    }
+
+    func testStalledUpgradeAndSilentTCPAreClosedAndFreed() async throws {
+        var limits = Limits()
+        limits.pingInterval = 1
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (good, _) = try await relay.connectReady()
+        // Half of an upgrade request, then nothing; and a TCP connection that never says anything
+        // (what a half-open peer looks like from the relay's side).
+        async let stalled = rawConnection(
+            port: relay.port, request: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n",
+            group: relay.clientGroup, seconds: 20)
+        async let silent = rawConnection(port: relay.port, request: "", group: relay.clientGroup, seconds: 20)
+        let (stalledReply, silentReply) = try await (stalled, silent)
+        XCTAssertTrue(stalledReply.closedByRelay, "the relay closed the stalled upgrade")
+        XCTAssertEqual(stalledReply.bytes, [], "without an answer")
+        XCTAssertTrue(silentReply.closedByRelay, "the relay closed the silent connection")
+        // The WebSocket client that answers pings is still there and served.
+        for _ in 0..<2 {
+            good.send(#"["REQ","s",{"limit":0}]"#)
+            while true {
+                let frame = try await good.next()
+                if frame == .ping {
+                    good.sendFrame(.pong, [])
+                    continue
+                }
+                XCTAssertEqual(frame, .text(#"["EOSE","s"]"#))
+                break
+            }
+        }
+        XCTAssertEqual(relay.server.connectionCount, 1)
+    }
 }

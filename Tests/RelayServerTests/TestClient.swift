@@ -120,9 +120,15 @@ final class TestClient: @unchecked Sendable {
         channel.close(promise: nil)
     }
 
+    /// The reason text of the close frame the relay sent, if any.
+    func closeReason() async throws -> String? {
+        try await channel.eventLoop.submit { self.mailbox.closeReason }.get()
+    }
+
     /// Received frames, confined to the channel's event loop.
     final class Mailbox: @unchecked Sendable {
         var loop: EventLoop?
+        var closeReason: String?
         private var buffered: [Received] = []
         private var waiter: (EventLoopPromise<Received>, Scheduled<Void>)?
 
@@ -162,7 +168,10 @@ final class TestClient: @unchecked Sendable {
             case .binary: mailbox.push(.binary)
             case .ping: mailbox.push(.ping)
             case .pong: mailbox.push(.pong)
-            case .connectionClose: mailbox.push(.close(data.readInteger(as: UInt16.self)))
+            case .connectionClose:
+                let code = data.readInteger(as: UInt16.self)
+                mailbox.closeReason = data.readString(length: data.readableBytes)
+                mailbox.push(.close(code))
             default: break
             }
         }

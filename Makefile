@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data
 
-.PHONY: deps build release run test format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
+.PHONY: deps build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
 FUZZ_SECONDS ?= 60
 
 ## Install the system libraries tern links against, when missing (Debian/Ubuntu).
@@ -26,14 +26,26 @@ release: deps
 run: release
 	exec $$($(SWIFT) build -c release --show-bin-path)/tern serve --listen $(LISTEN) --data $(DATA)
 
-## Build once, then run every test, replay the fuzz corpus, fuzz briefly, and check the
-## malloc-count gate of the benchmarks.
+## Build once, then run every test, replay the fuzz corpus, fuzz briefly, check the
+## malloc-count gate of the benchmarks, and run the tests again under TSan and ASan.
 test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$$($(SWIFT) build --show-bin-path)/FuzzRelayInput Fuzz/corpus
 	$(MAKE) fuzz FUZZ_SECONDS=30
 	scripts/benchmark-check.sh
+	$(MAKE) test-sanitize
+
+## The whole test suite (and the `tern` processes it starts) under ThreadSanitizer, then under
+## AddressSanitizer with LeakSanitizer; any report fails the run. Each has its own build folder.
+SYMBOLIZER = $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/llvm-symbolizer
+test-sanitize: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS=halt_on_error=1 TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp ASAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
+		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 
 ## libFuzzer build of Fuzz/FuzzRelayInput (its own build folder: everything is instrumented).
 fuzz-build: deps

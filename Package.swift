@@ -81,9 +81,11 @@ let package = Package(
             path: "Benchmarks/TernBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Reference implementations that tests and the fuzzer compare the relay against.
+        .target(name: "NostrReference", dependencies: ["NostrCore"]),
         .executableTarget(
             name: "FuzzRelayInput",
-            dependencies: ["NostrCore"],
+            dependencies: ["NostrCore", "RelayCore", "NostrReference"],
             path: "Fuzz/FuzzRelayInput"
         ),
         .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore"]),
@@ -91,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "RelayCoreTests",
             dependencies: [
-                "RelayCore", "NostrCore", "NostrStore",
+                "RelayCore", "NostrCore", "NostrStore", "NostrReference",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
         .testTarget(

@@ -1,7 +1,8 @@
 import NostrCore
 
 /// Feeds arbitrary bytes to the client-message parser and, for what parses, to id hashing and
-/// filter matching. Nothing here may crash, hang or allocate without bound.
+/// filter matching; and, read as structured choices, to `MatchingTarget`. Nothing here may
+/// crash, hang or allocate without bound.
 enum FuzzTarget {
     static let events: [Event] = {
         let signer = Signer(seed: 1)
@@ -14,7 +15,14 @@ enum FuzzTarget {
         ]
     }()
 
+    /// Every input goes both ways: as a client message, and as the choices of the structured
+    /// filter-matching target.
     static func run(_ bytes: UnsafeBufferPointer<UInt8>) {
+        parse(bytes)
+        MatchingTarget.run(bytes)
+    }
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let message = try? ClientMessage.parse(bytes) else { return }
         switch message {
         case .event(let event), .auth(let event):

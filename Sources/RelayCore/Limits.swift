@@ -27,6 +27,10 @@ public struct Limits: Sendable, Equatable {
     public var idleTimeout: Int64 = 600
     /// Bytes the relay may hold queued for one client that does not read; past it, it is closed.
     public var outboundBudget = 4 << 20
+    /// Bytes the relay may hold queued for all clients together; past it, each client that still
+    /// holds more than its share (this divided by the open connections, at least 16 KiB) after a
+    /// flush is closed.
+    public var outboundBudgetTotal = 64 << 20
     /// Events one connection may have waiting for the writer before the relay stops reading it.
     public var maxEventsInFlight = 256
     /// Open WebSocket connections the relay accepts in all; past it, new ones are refused.

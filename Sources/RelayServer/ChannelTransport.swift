@@ -3,21 +3,55 @@ import NIOWebSocket
 import RelayCore
 
 /// Sends a session's messages on its channel. A client whose backlog (bytes written but not yet
-/// taken by the kernel) passes the outbound budget is disconnected.
+/// taken by the kernel) passes the outbound budget is disconnected, and so is one that holds more
+/// than its share when all clients' backlogs together pass the ledger's budget.
 final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     let channel: Channel
     let loop: EventLoop
     let budget: Int
+    let ledger: OutboundLedger
     // Loop-confined state.
     private var batching = false
     private var needsFlush = false
     private var flushScheduled = false
     private(set) var closing = false
+    /// This client's backlog as last reported to the ledger.
+    private var accounted = 0
+    private var released = false
 
-    init(channel: Channel, budget: Int) {
+    init(channel: Channel, budget: Int, ledger: OutboundLedger) {
         self.channel = channel
         self.loop = channel.eventLoop
         self.budget = budget
+        self.ledger = ledger
+        ledger.opened()
+    }
+
+    private var backlog: Int { (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0 }
+
+    /// Reports this client's backlog after a flush (or when it became writable again), and drops
+    /// the client if it holds more than its share while the relay is over its total budget.
+    func refresh() {
+        guard !released else { return }
+        let now = backlog
+        let total = ledger.add(now - accounted)
+        accounted = now
+        if !closing && ledger.isOverShare(now, total: total) { drop() }
+    }
+
+    /// Takes this client's backlog off the ledger; called once, when the connection is gone.
+    func release() {
+        guard !released else { return }
+        released = true
+        ledger.add(-accounted)
+        accounted = 0
+        ledger.closed()
+    }
+
+    /// Disconnects at once: a client that does not read would not read a close frame either.
+    private func drop() {
+        closing = true
+        channel.close(promise: nil)
     }
 
     func send(_ text: [UInt8]) {
@@ -46,6 +80,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         if needsFlush {
             needsFlush = false
             channel.flush()
+            refresh()
         }
     }
 
@@ -67,13 +102,12 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     private func write(_ buffer: ByteBuffer) {
         // The bytes NIO holds for this channel that the kernel has not taken: a client that does
-        // not read lets them pile up; past the budget it is dropped at once (it would not read a
-        // close frame either).
-        let backlog = (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
-        if backlog + buffer.readableBytes > budget {
-            closing = true
-            channel.close(promise: nil)
-            return
+        // not read lets them pile up; past the budget it is dropped at once.
+        let queued = backlog + buffer.readableBytes
+        if queued > budget { return drop() }
+        if !released {
+            ledger.add(queued - accounted)
+            accounted = queued
         }
         channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
         if batching {
@@ -85,6 +119,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
             loop.execute {
                 self.flushScheduled = false
                 self.channel.flush()
+                self.refresh()
             }
         }
     }

@@ -13,6 +13,7 @@ public final class RelayServer: Sendable {
     public let relay: Relay
     private let group: MultiThreadedEventLoopGroup
     private let registry: ConnectionRegistry
+    private let ledger: OutboundLedger
     private let nextConnectionID = Atomic<UInt64>(1)
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
     private let stopped = Atomic<Bool>(false)
@@ -21,6 +22,7 @@ public final class RelayServer: Sendable {
         self.relay = relay
         self.registry = ConnectionRegistry(
             maxConnections: relay.limits.maxConnections, maxConnectionsPerAddress: relay.limits.maxConnectionsPerIP)
+        self.ledger = OutboundLedger(budget: relay.limits.outboundBudgetTotal)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
 
@@ -29,6 +31,7 @@ public final class RelayServer: Sendable {
     public func start(host: String, port: Int) throws -> Int {
         let relay = relay
         let registry = registry
+        let ledger = ledger
         let limits = relay.limits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
@@ -56,7 +59,8 @@ public final class RelayServer: Sendable {
                                         minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
                                         maxAccumulatedFrameSize: limits.maxMessageLength))
                                 try sync.addHandler(
-                                    WebSocketHandler(relay: relay, connectionID: connectionID, registry: registry))
+                                    WebSocketHandler(
+                                        relay: relay, connectionID: connectionID, registry: registry, ledger: ledger))
                             }
                         })
                     try sync.addHandler(IdleStateHandler(readTimeout: .seconds(limits.pingInterval)))
@@ -78,6 +82,9 @@ public final class RelayServer: Sendable {
     }
 
     public var connectionCount: Int { registry.count }
+
+    /// Bytes queued for all clients together, as the outbound ledger counts them.
+    public var queuedOutboundBytes: Int { ledger.queued }
 
     /// Graceful shutdown: stop accepting, stop reading, let the writer commit and answer what it
     /// holds, then close every connection with a close frame.

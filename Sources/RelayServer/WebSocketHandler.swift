@@ -14,19 +14,21 @@ final class WebSocketHandler: ChannelInboundHandler {
     private let relay: Relay
     private let connectionID: UInt64
     private let registry: ConnectionRegistry
+    private let ledger: OutboundLedger
     private var transport: ChannelTransport?
     private var session: RelaySession?
     private var awaitingPong = false
     private var lastMessageAt: Int64 = 0
 
-    init(relay: Relay, connectionID: UInt64, registry: ConnectionRegistry) {
+    init(relay: Relay, connectionID: UInt64, registry: ConnectionRegistry, ledger: OutboundLedger) {
         self.relay = relay
         self.connectionID = connectionID
         self.registry = registry
+        self.ledger = ledger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let transport = ChannelTransport(channel: context.channel, budget: relay.limits.outboundBudget)
+        let transport = ChannelTransport(channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger)
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let refusal: String
         switch registry.admit(connectionID, transport, address: address) {
@@ -45,6 +47,7 @@ final class WebSocketHandler: ChannelInboundHandler {
         // Refused: say why, then close with 1013 (try again later).
         transport.send(RelayMessage.notice(refusal))
         transport.close(code: .unknown(1013), reason: "too many connections")
+        transport.release()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -57,7 +60,14 @@ final class WebSocketHandler: ChannelInboundHandler {
     private func finish() {
         session?.close()
         session = nil
+        transport?.release()
         registry.remove(connectionID)
+    }
+
+    /// The client took some of its backlog: report the smaller backlog to the ledger.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        transport?.refresh()
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -63,6 +63,7 @@ struct Configuration {
         number("limits", "ping_interval", 1...86_400) { $0.limits.pingInterval = Int64($1) },
         number("limits", "idle_timeout", 1...(86_400 * 7)) { $0.limits.idleTimeout = Int64($1) },
         number("limits", "outbound_budget", 4096...(1 << 30)) { $0.limits.outboundBudget = $1 },
+        number("limits", "outbound_budget_total", 65536...(1 << 34)) { $0.limits.outboundBudgetTotal = $1 },
         number("limits", "max_events_in_flight", 1...100_000) { $0.limits.maxEventsInFlight = $1 },
         number("limits", "max_connections", 1...1_000_000) { $0.limits.maxConnections = $1 },
         number("limits", "max_connections_per_ip", 1...1_000_000) { $0.limits.maxConnectionsPerIP = $1 },

@@ -68,6 +68,41 @@ final class ConnectionLifecycleTests: XCTestCase {
         XCTAssertEqual(served.count, 2, "the well-behaved client is still served")
     }
 
+    func testManyClientsThatDoNotReadAreHeldToTheTotalOutboundBudget() async throws {
+        var limits = Limits()
+        limits.outboundBudget = 16 << 20  // per client: far more than the total below
+        limits.outboundBudgetTotal = 512 << 10
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (reader, _) = try await relay.connectReady()
+        var stuck: [TestClient] = []
+        for _ in 0..<8 {
+            let (client, _) = try await relay.connectReady(receiveBuffer: 16 * 1024)
+            client.send(#"["REQ","all",{}]"#)
+            let eose = try await client.nextMessage()
+            XCTAssertEqual(eose as? [String], ["EOSE", "all"])
+            try await client.channel.setOption(ChannelOptions.autoRead, value: false).get()
+            stuck.append(client)
+        }
+        let content = String(repeating: "y", count: 60_000)
+        var peak = 0
+        for i in 0..<300 where relay.server.connectionCount > 1 {
+            let e = alice.event(kind: 1, content: "\(i) \(content)", createdAt: now)
+            reader.send(e.message)
+            let ok = try await reader.nextMessage()
+            XCTAssertEqual(ok[2] as? Bool, true, "the well-behaved client is served throughout")
+            peak = max(peak, relay.server.queuedOutboundBytes)
+        }
+        XCTAssertEqual(relay.server.connectionCount, 1, "every client that does not read was dropped")
+        // Each stuck client is dropped once it holds more than its share; the total overshoots
+        // by at most one fan-out (8 events of 60 KB) per client before that.
+        XCTAssertLessThan(peak, (512 << 10) + 8 * 8 * 61_000, "the total stayed near its budget")
+        reader.send(#"["REQ","x",{"limit":1}]"#)
+        let served = try await reader.messages(until: "EOSE")
+        XCTAssertEqual(served.count, 2)
+        for client in stuck { client.close() }
+    }
+
     func testGracefulShutdownCommitsAndClosesWithCloseFrame() async throws {
         let relay = try TestRelay()
         let (client, _) = try await relay.connectReady()

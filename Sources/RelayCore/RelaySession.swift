@@ -13,6 +13,9 @@ public protocol ConnectionTransport: AnyObject, Sendable {
     func execute(_ body: @escaping @Sendable () -> Void)
     /// Stops or resumes reading from the client (back-pressure). Connection thread only.
     func setReading(_ enabled: Bool)
+    /// Whether more than half of the outbound budget waits for the client to read it.
+    /// Connection thread only.
+    var isBacklogged: Bool { get }
 }
 
 /// One client connection's protocol state: its subscriptions, its AUTH state and its events
@@ -136,6 +139,13 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
     private func handleReq(_ subscriptionID: String, _ filters: [Filter]) {
         if subscriptions[subscriptionID] == nil && subscriptions.count >= relay.limits.maxSubscriptions {
             let r = Rejection.rateLimited("too many open subscriptions (max \(relay.limits.maxSubscriptions))")
+            transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: r.message))
+            return
+        }
+        if transport.isBacklogged {
+            // Answers already wait for this client to read them: do not pile up more.
+            handleClose(subscriptionID)
+            let r = Rejection.rateLimited("too much data waiting for you to read; read it, then ask again")
             transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: r.message))
             return
         }

@@ -18,6 +18,11 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// This client's backlog as last reported to the ledger.
     private var accounted = 0
     private var released = false
+    /// Reading stops while the session has too many events in flight, or while this client's
+    /// backlog is over half its budget (until it takes some of it).
+    private var pausedBySession = false
+    private var pausedByBacklog = false
+    private var reading = true
 
     init(channel: Channel, budget: Int, ledger: OutboundLedger) {
         self.channel = channel
@@ -36,7 +41,14 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         let now = backlog
         let total = ledger.add(now - accounted)
         accounted = now
-        if !closing && ledger.isOverShare(now, total: total) { drop() }
+        if !closing && ledger.isOverShare(now, total: total) { return drop() }
+        // Back-pressure for clients that ask faster than they read (a REQ flood): stop reading
+        // them until they have taken most of what is queued.
+        let over = pausedByBacklog ? now > budget / 8 : now > budget / 2
+        if over != pausedByBacklog {
+            pausedByBacklog = over
+            applyReading()
+        }
     }
 
     /// Takes this client's backlog off the ledger; called once, when the connection is gone.
@@ -67,7 +79,17 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     }
 
     func setReading(_ enabled: Bool) {
-        guard !closing else { return }
+        pausedBySession = !enabled
+        applyReading()
+    }
+
+    /// Half the budget or more is waiting for this client to read it.
+    var isBacklogged: Bool { backlog > budget / 2 }
+
+    private func applyReading() {
+        let enabled = !pausedBySession && !pausedByBacklog
+        guard !closing, enabled != reading else { return }
+        reading = enabled
         channel.setOption(ChannelOptions.autoRead, value: enabled).whenFailure { _ in }
         if enabled { channel.read() }
     }

@@ -10,27 +10,10 @@ import XCTest
 /// its answers later than the writer commits, so a kill cannot reliably land in between (tried:
 /// a relay that answered before committing still passed here).
 final class CrashRecoveryTests: XCTestCase {
-    var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tern")
-    }
-
     /// Starts `tern serve` on an ephemeral port and returns the process and the port it bound.
     func startRelay(data: String) throws -> (Process, Int) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        var log = ""
-        while true {
-            let chunk = err.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw TimedOut() }
-            log += String(decoding: chunk, as: UTF8.self)
-            if let range = log.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                return (process, Int(log[range].split(separator: ":").last!)!)
-            }
-        }
+        let relay = try RelayProcess(data: data)
+        return (relay.process, relay.port)
     }
 
     /// Publishes with 64 in flight and SIGKILLs the relay once 1,000 are acknowledged.

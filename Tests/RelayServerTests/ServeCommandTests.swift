@@ -5,9 +5,7 @@ import XCTest
 
 /// Runs the real `tern` executable, as an operator would.
 final class ServeCommandTests: XCTestCase {
-    var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tern")
-    }
+    var binary: URL { RelayProcess.binary }
 
     func temporaryDirectory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("tern-cli-\(UUID().uuidString)").path

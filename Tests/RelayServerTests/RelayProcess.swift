@@ -1,0 +1,51 @@
+import Foundation
+import XCTest
+
+/// `tern serve` as a child process on an ephemeral loopback port, for the tests that kill it,
+/// restart it or measure its memory.
+final class RelayProcess {
+    let process: Process
+    let port: Int
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tern")
+    }
+
+    /// Starts the relay on `data` with extra `TERN_*` settings, and waits until it listens.
+    init(data: String, environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        var log = ""
+        while true {
+            let chunk = err.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw TimedOut() }
+            log += String(decoding: chunk, as: UTF8.self)
+            if let range = log.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = Int(log[range].split(separator: ":").last!)!
+                break
+            }
+        }
+        // Keep reading its log so that the relay never blocks on a full pipe.
+        err.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+        self.process = process
+    }
+
+    /// A field of /proc/PID/status in bytes (VmRSS: resident now; VmHWM: the peak so far).
+    func status(_ field: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+            let kB = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return 0 }
+        return kB * 1024
+    }
+
+    func kill(_ signal: Int32) {
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+}

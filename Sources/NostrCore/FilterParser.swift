@@ -46,7 +46,9 @@ enum FilterParser {
                         kinds = list
                     } else if s.rawEquals(keyRange, "since") || s.rawEquals(keyRange, "until") {
                         let isSince = s.rawEquals(keyRange, "since")
-                        let message = "\(isSince ? "since" : "until") must be a non-negative integer"
+                        // Literals only: building the message must not allocate on the good path.
+                        let message =
+                            isSince ? "since must be a non-negative integer" : "until must be a non-negative integer"
                         guard case .integer(let v) = try readNumber(&s, invalid: invalid(message)), v >= 0 else {
                             throw invalid(message)
                         }
@@ -96,14 +98,14 @@ enum FilterParser {
     }
 
     /// Reads a JSON number; anything else (or a malformed number) is refused with `invalid`.
-    private static func readNumber(_ s: inout JSONScanner, invalid: ClientMessageError)
+    private static func readNumber(_ s: inout JSONScanner, invalid: @autoclosure () -> ClientMessageError)
         throws(ClientMessageError) -> JSONScanner.Number
     {
         switch s.peek() {
         case .some(UInt8(ascii: "-")), .some(UInt8(ascii: "0")...UInt8(ascii: "9")):
-            do { return try s.readNumber() } catch { throw invalid }
+            do { return try s.readNumber() } catch { throw invalid() }
         default:
-            throw invalid
+            throw invalid()
         }
     }
 

@@ -16,7 +16,9 @@ final class RelayProcess {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let err = Pipe()
         process.standardError = err
         try process.run()

@@ -43,7 +43,7 @@ test: deps lint
 SYMBOLIZER = $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/llvm-symbolizer
 test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	TERN_TEST_SANITIZER=thread TSAN_OPTIONS=halt_on_error=1 TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
+	TERN_TEST_SANITIZER=thread TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
 		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
 	TERN_TEST_SANITIZER=address ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \

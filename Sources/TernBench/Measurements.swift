@@ -47,16 +47,16 @@ func ownCPUSeconds() -> Double {
 }
 
 /// CPU seconds and memory of another process (the relay), from /proc.
-struct ProcessSample: Sendable {
-    let cpuSeconds: Double
-    let rssKB: Int
-    let peakRSSKB: Int
+public struct ProcessSample: Sendable {
+    public let cpuSeconds: Double
+    public let rssKB: Int
+    public let peakRSSKB: Int
     /// Heap and stacks: memory the relay itself holds.
-    let anonymousKB: Int
+    public let anonymousKB: Int
     /// File-backed pages mapped in (LMDB's map): page cache the kernel can reclaim.
-    let fileKB: Int
+    public let fileKB: Int
 
-    static func read(pid: Int32) -> ProcessSample? {
+    public static func read(pid: Int32) -> ProcessSample? {
         guard let stat = readText("/proc/\(pid)/stat"), let status = readText("/proc/\(pid)/status") else { return nil }
         // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
         guard let close = stat.lastIndex(of: ")") else { return nil }

@@ -14,9 +14,10 @@ final class FloodMemoryTests: XCTestCase {
     let sanitized = ProcessInfo.processInfo.environment["TERN_TEST_SANITIZER"] != nil
 
     func assertBounded(_ relay: RelayProcess, _ phase: String, file: StaticString = #filePath, line: UInt = #line) {
-        let peak = relay.status("VmHWM")
-        XCTAssertGreaterThan(peak, 0, "read /proc", file: file, line: line)
-        print("flood \(phase): peak RSS \(peak >> 20) MB, RSS now \(relay.status("VmRSS") >> 20) MB")
+        let sample = relay.sample
+        XCTAssertNotNil(sample, "read /proc", file: file, line: line)
+        let peak = (sample?.peakRSSKB ?? 0) * 1024
+        print("flood \(phase): peak RSS \(peak >> 20) MB, RSS now \((sample?.rssKB ?? 0) >> 10) MB")
         if !sanitized {
             XCTAssertLessThan(peak, Self.bound, "peak RSS after \(phase)", file: file, line: line)
         }

@@ -11,15 +11,7 @@ final class ProtocolTests: XCTestCase {
     func ok(_ client: TestClient, _ event: Event, file: StaticString = #filePath, line: UInt = #line) async throws -> (
         Bool, String
     ) {
-        client.send(event.message)
-        let m = try await client.nextMessage(file: file, line: line)
-        XCTAssertEqual(m.first as? String, "OK", file: file, line: line)
-        XCTAssertEqual(m[1] as? String, event.id.hex, file: file, line: line)
-        guard m.count == 4, let accepted = m[2] as? Bool, let message = m[3] as? String else {
-            XCTFail("not an OK answer: \(m)", file: file, line: line)
-            return (false, "")
-        }
-        return (accepted, message)
+        try await client.publish(event, file: file, line: line)
     }
 
     func eventIDs(_ messages: [[Any]]) -> [String] {

@@ -1,4 +1,5 @@
 import Foundation
+import TernBench
 import XCTest
 
 /// `tern serve` as a child process on an ephemeral loopback port, for the tests that kill it,
@@ -37,14 +38,8 @@ final class RelayProcess {
         self.process = process
     }
 
-    /// A field of /proc/PID/status in bytes (VmRSS: resident now; VmHWM: the peak so far).
-    func status(_ field: String) -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
-            let kB = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
-        else { return 0 }
-        return kB * 1024
-    }
+    /// CPU and memory (VmRSS now, VmHWM the peak so far) from /proc.
+    var sample: ProcessSample? { ProcessSample.read(pid: process.processIdentifier) }
 
     func kill(_ signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import NostrCore
 import XCTest
 
 /// What a test client receives.
@@ -118,6 +119,20 @@ final class TestClient: @unchecked Sendable {
 
     func close() {
         channel.close(promise: nil)
+    }
+
+    /// Publishes `event` and returns its OK answer (accepted, message), checking that the answer
+    /// is an OK for this event.
+    func publish(_ event: Event, file: StaticString = #filePath, line: UInt = #line) async throws -> (Bool, String) {
+        send(event.message)
+        let m = try await nextMessage(file: file, line: line)
+        XCTAssertEqual(m.first as? String, "OK", file: file, line: line)
+        XCTAssertEqual(m.count > 1 ? m[1] as? String : nil, event.id.hex, file: file, line: line)
+        guard m.count == 4, let accepted = m[2] as? Bool, let message = m[3] as? String else {
+            XCTFail("not an OK answer: \(m)", file: file, line: line)
+            return (false, "")
+        }
+        return (accepted, message)
     }
 
     /// The reason text of the close frame the relay sent, if any.

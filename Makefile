@@ -38,15 +38,16 @@ test: deps lint
 
 ## The whole test suite (and the `tern` processes it starts) under ThreadSanitizer, then under
 ## AddressSanitizer with LeakSanitizer; any report fails the run. Each has its own build folder.
-## TERN_TEST_SANITIZER tells the flood test that shadow memory inflates RSS (it then checks
+## SANITIZER_UNDER_TEST (not TERN_*: `tern` refuses unknown TERN_ names, and it inherits the
+## environment) tells the flood test that shadow memory inflates RSS (it then checks
 ## behaviour, not the 150 MB bound).
 SYMBOLIZER = $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/llvm-symbolizer
 test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	TERN_TEST_SANITIZER=thread TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
+	SANITIZER_UNDER_TEST=thread TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
 		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	TERN_TEST_SANITIZER=address ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	SANITIZER_UNDER_TEST=address ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 		ASAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
 		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 

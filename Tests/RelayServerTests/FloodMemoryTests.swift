@@ -11,7 +11,7 @@ import XCTest
 final class FloodMemoryTests: XCTestCase {
     static let bound = 150 << 20
     let writer = Signer(seed: 601)
-    let sanitized = ProcessInfo.processInfo.environment["TERN_TEST_SANITIZER"] != nil
+    let sanitized = ProcessInfo.processInfo.environment["SANITIZER_UNDER_TEST"] != nil
 
     func assertBounded(_ relay: RelayProcess, _ phase: String, file: StaticString = #filePath, line: UInt = #line) {
         let sample = relay.sample

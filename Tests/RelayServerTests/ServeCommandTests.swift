@@ -17,7 +17,8 @@ final class ServeCommandTests: XCTestCase {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        process.environment = environment
+        // The test's own environment too (the sanitizers' options reach the relay that way).
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let err = Pipe()
         process.standardError = err
         process.standardOutput = Pipe()
@@ -85,7 +86,7 @@ final class ServeCommandTests: XCTestCase {
         process.executableURL = binary
         process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data, "--config", config]
         // The environment overrides the file.
-        process.environment = ["TERN_LIMITS_MAX_LIMIT": "77"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TERN_LIMITS_MAX_LIMIT": "77"]) { $1 }
         let err = Pipe()
         process.standardError = err
         try process.run()

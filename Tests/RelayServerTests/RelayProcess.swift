@@ -12,14 +12,22 @@ final class RelayProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tern")
     }
 
+    /// The environment for a `tern` child: the test's own plus `extra`. Under `make
+    /// test-sanitize` the test process runs without LeakSanitizer (Swift keeps weak-reference side
+    /// tables where it cannot see them, so XCTest's objects read as leaked) and the relay gets
+    /// `RELAY_ASAN_OPTIONS`, which turn it on for the relay.
+    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        if let relayOptions = environment["RELAY_ASAN_OPTIONS"] { environment["ASAN_OPTIONS"] = relayOptions }
+        return environment
+    }
+
     /// Starts the relay on `data` with extra `TERN_*` settings, and waits until it listens.
     init(data: String, environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data]
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
+        process.environment = Self.environment(environment)
         let err = Pipe()
         process.standardError = err
         try process.run()

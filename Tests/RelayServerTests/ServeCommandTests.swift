@@ -17,8 +17,7 @@ final class ServeCommandTests: XCTestCase {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        // The test's own environment too (the sanitizers' options reach the relay that way).
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = RelayProcess.environment(environment)
         let err = Pipe()
         process.standardError = err
         process.standardOutput = Pipe()
@@ -86,7 +85,7 @@ final class ServeCommandTests: XCTestCase {
         process.executableURL = binary
         process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data, "--config", config]
         // The environment overrides the file.
-        process.environment = ProcessInfo.processInfo.environment.merging(["TERN_LIMITS_MAX_LIMIT": "77"]) { $1 }
+        process.environment = RelayProcess.environment(["TERN_LIMITS_MAX_LIMIT": "77"])
         let err = Pipe()
         process.standardError = err
         try process.run()

@@ -53,7 +53,6 @@ test-sanitize: deps
 		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
 	SANITIZER_UNDER_TEST=address ASAN_OPTIONS=detect_leaks=0 RELAY_ASAN_OPTIONS=detect_leaks=1 \
-		LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 		ASAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
 		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 

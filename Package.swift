@@ -12,7 +12,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -68,7 +67,6 @@ let package = Package(
                 "RelayServer", "RelayCore", "NostrCore", "NostrStore", "TernBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .executableTarget(
@@ -89,6 +87,7 @@ let package = Package(
             path: "Fuzz/FuzzRelayInput"
         ),
         .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore"]),
+        .testTarget(name: "TernTests", dependencies: ["tern"]),
         .testTarget(name: "NostrStoreTests", dependencies: ["NostrStore", "NostrCore"]),
         .testTarget(
             name: "RelayCoreTests",

@@ -30,7 +30,9 @@ public struct Bytes32: Hashable, Comparable, Sendable {
         self = array.withUnsafeBytes { Bytes32(bytes: $0) }
     }
 
-    /// Parses exactly 64 lowercase hex characters.
+    /// Parses exactly 64 lowercase hex characters. Inlinable, so that callers in other modules
+    /// get a specialized copy (the unspecialized generic allocated twice per character).
+    @inlinable
     public init?(hex: some Collection<UInt8>) {
         guard hex.count == 64 else { return nil }
         var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
@@ -125,6 +127,7 @@ public struct Signature64: Hashable, Sendable {
         self.s = s
     }
 
+    @inlinable
     public init?(hex: some Collection<UInt8>) {
         guard hex.count == 128 else { return nil }
         let mid = hex.index(hex.startIndex, offsetBy: 64)

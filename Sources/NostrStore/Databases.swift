@@ -16,7 +16,7 @@ struct Databases: Sendable {
     let kind: MDBDatabase
     /// pubkey + kind + inverted created_at + serial
     let authorKind: MDBDatabase
-    /// tag letter + hash(value) + inverted created_at + serial
+    /// tag letter + 16-byte value key (IndexKeys.appendValueKey) + inverted created_at + serial
     let tag: MDBDatabase
     /// pubkey + kind + hash(d) → id of the current replaceable/addressable version
     let address: MDBDatabase

@@ -12,7 +12,7 @@ public final class EventStore: @unchecked Sendable {
     /// The serial the next stored event gets. Writer thread only (set once at open).
     var nextSerial: UInt64 = 1
     /// The layout version this code reads and writes.
-    static let schemaVersion: UInt64 = 2
+    static let schemaVersion: UInt64 = 3
 
     /// Opens (creating if needed) the store in directory `path`.
     public init(path: String, options: StoreOptions = StoreOptions(), logger: Logger) throws {

@@ -44,11 +44,11 @@ enum IndexKeys {
         return out
     }
 
-    /// 16 bytes of SHA-256 of a tag value: fixed-size keys for values of any length.
-    static func valueHash(_ value: String) -> [UInt8] {
+    /// The 16 bytes that stand for a tag value in index keys (see `appendValueKey`).
+    static func valueKey(_ value: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(16)
-        appendValueHash(value, to: &out)
+        appendValueKey(value, to: &out)
         return out
     }
 
@@ -67,14 +67,14 @@ enum IndexKeys {
     }
 
     static func tagPrefix(_ name: UInt8, _ value: String) -> [UInt8] {
-        [name] + valueHash(value)
+        [name] + valueKey(value)
     }
 
     /// Replaceable and addressable events are keyed by pubkey, kind and `d` value.
     static func address(pubkey: Bytes32, kind: UInt16, d: String) -> [UInt8] {
         var out = id(pubkey)
         append(kind, to: &out)
-        out.append(contentsOf: valueHash(d))
+        appendValueHash(d, to: &out)
         return out
     }
 
@@ -134,7 +134,7 @@ enum IndexKeys {
             if repeated { continue }
             scratch.removeAll(keepingCapacity: true)
             scratch.append(name)
-            appendValueHash(tags[i][1], to: &scratch)
+            appendValueKey(tags[i][1], to: &scratch)
             suffix(&scratch)
             try body(dbs.tag, scratch)
         }
@@ -146,6 +146,14 @@ enum IndexKeys {
         }
     }
 
+    /// Appends the first 16 bytes of the value's SHA-256: a key no two values share in practice.
+    static func appendValueHash(_ value: String, to out: inout [UInt8]) {
+        var v = value
+        let digest = v.withUTF8 { EventID.sha256(UnsafeRawBufferPointer($0)) }
+        append(digest.w0, to: &out)
+        append(digest.w1, to: &out)
+    }
+
     /// The tag's single-letter name when NIP-01 says it is indexed.
     @inline(__always)
     static func indexedName(_ tag: [String]) -> UInt8? {
@@ -155,10 +163,29 @@ enum IndexKeys {
         return c
     }
 
-    static func appendValueHash(_ value: String, to out: inout [UInt8]) {
+    /// Appends 16 bytes that stand for a tag value, so index keys have a fixed size: a value of
+    /// 64 lowercase hex characters (an event id or a pubkey, most indexed values) by the first 16
+    /// of the 32 bytes it encodes, a value of at most 15 bytes by its length and bytes, and any
+    /// other value by the first 16 bytes of its SHA-256. Equal values always get equal keys;
+    /// different values may share one, which costs a lookup, not a wrong answer, because the
+    /// query engine checks every event it loads against the filter.
+    static func appendValueKey(_ value: String, to out: inout [UInt8]) {
+        // Addresses (pubkey, kind, d) use `appendValueHash`: there two values sharing a key would
+        // make one event replace another.
         var v = value
-        let digest = v.withUTF8 { EventID.sha256(UnsafeRawBufferPointer($0)) }
-        append(digest.w0, to: &out)
-        append(digest.w1, to: &out)
+        v.withUTF8 { bytes in
+            if bytes.count == 64, let decoded = Bytes32(hex: bytes) {
+                append(decoded.w0, to: &out)
+                append(decoded.w1, to: &out)
+            } else if bytes.count <= 15 {
+                out.append(UInt8(bytes.count))
+                out.append(contentsOf: bytes)
+                out.append(contentsOf: repeatElement(0, count: 15 - bytes.count))
+            } else {
+                let digest = EventID.sha256(UnsafeRawBufferPointer(bytes))
+                append(digest.w0, to: &out)
+                append(digest.w1, to: &out)
+            }
+        }
     }
 }

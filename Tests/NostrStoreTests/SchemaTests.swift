@@ -19,7 +19,7 @@ final class SchemaTests: XCTestCase {
         XCTAssertThrowsError(try EventStore(path: path, logger: Logger(label: "test"))) { error in
             XCTAssertEqual(
                 "\(error)",
-                "the store has layout version 1; this tern reads version 2 (start with an empty data directory)")
+                "the store has layout version 1; this tern reads version 3 (start with an empty data directory)")
         }
     }
 

@@ -53,6 +53,32 @@ final class StoreSemanticsTests: XCTestCase {
         XCTAssertEqual(stored, [a2.id, b1.id, emptyD.id], "no d tag and an empty d tag are the same address")
     }
 
+    func testTagValuesThatShareAnIndexKeyAreToldApart() throws {
+        // Index keys hold 16 bytes per tag value: two ids that agree in their first 32 hex
+        // characters share a key, and a short value is held as it is. Each query must still get
+        // exactly its own events.
+        let t = try TestStore()
+        let x = String(repeating: "ab", count: 16) + String(repeating: "0", count: 32)
+        let y = String(repeating: "ab", count: 16) + String(repeating: "1", count: 32)
+        let long = String(repeating: "a long hashtag ", count: 4)
+        let ex = event(alice, 100, kind: 1, tags: [["e", x]])
+        let ey = event(alice, 200, kind: 1, tags: [["e", y], ["t", "nostr"]])
+        let et = event(alice, 300, kind: 1, tags: [["t", "nost"], ["t", long], ["E", x]])
+        XCTAssertEqual(t.write([ex, ey, et]), [.saved, .saved, .saved])
+        func ids(_ name: Character, _ values: Set<String>) throws -> [Bytes32] {
+            try t.query([Filter(tags: [.init(name: name.asciiValue!, values: values)])]).map(\.id)
+        }
+        XCTAssertEqual(try ids("e", [x]), [ex.id])
+        XCTAssertEqual(try ids("e", [y]), [ey.id])
+        XCTAssertEqual(try ids("e", [x, y]), [ey.id, ex.id])
+        XCTAssertEqual(try ids("E", [x]), [et.id])
+        XCTAssertEqual(try ids("t", ["nostr"]), [ey.id])
+        XCTAssertEqual(try ids("t", ["nost"]), [et.id])
+        XCTAssertEqual(try ids("t", [long]), [et.id])
+        XCTAssertEqual(try ids("t", ["nos"]), [])
+        XCTAssertEqual(try ids("e", [String(repeating: "ab", count: 16) + String(repeating: "2", count: 32)]), [])
+    }
+
     func testDeletionByEventID() throws {
         let t = try TestStore()
         let mine = event(alice, 100, kind: 1)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NostrCore
 import NostrStore
+import RelayCore
 
 /// Realistic events and stores for the benchmarks.
 enum Fixtures {
@@ -62,5 +63,67 @@ enum Fixtures {
             while !writer.submit(e, json: e.jsonBytes, completion: { _ in done.signal() }) { usleep(200) }
         }
         for _ in events { done.wait() }
+    }
+}
+
+/// A store with a running, warmed-up writer and pre-signed client EVENT messages, shared by
+/// every sample of an ingest benchmark. package-benchmark calls a benchmark's closure once per
+/// sample; a store and writer made inside it would count the writer thread's start-up (its
+/// buffers, LMDB's first transaction) in every sample.
+final class IngestFixture: @unchecked Sendable {
+    /// A short kind-1 note with one `t` tag.
+    static let small = IngestFixture(name: "small") { i in
+        Fixtures.signer.event(kind: 1, content: "note \(i)", tags: [["t", "nostr"]], createdAt: 1_700_000_000)
+    }
+    /// The 560-byte note of the parse benchmark (unicode, escapes, e/p/t tags), one per sample.
+    static let note = IngestFixture(name: "note") { i in
+        Fixtures.signer.event(
+            kind: 1, content: Fixtures.note.content + " \(i)", tags: Fixtures.note.tags, createdAt: 1_700_000_000)
+    }
+
+    /// More than warm-up plus `maxIterations` of the benchmarks.
+    static let capacity = 2100
+
+    let store: EventStore
+    let writer: EventWriter
+    let path: String
+    let messages: [[UInt8]]
+    let validation = ValidationService(limits: Limits())
+    let done = DispatchSemaphore(value: 0)
+    var next = 0
+    var scratch: [UInt8] = []
+
+    init(name: String, _ make: (Int) -> Event) {
+        (store, writer, path) = try! Fixtures.temporaryStore()
+        messages = (0..<(Self.capacity + 16)).map { Array(#"["EVENT",\#(make($0).json)]"#.utf8) }
+        scratch.reserveCapacity(2048)
+        IngestFixture.cleanup.append(path)
+        for _ in 0..<16 { ingestNext() }
+    }
+
+    /// Parses, validates and stores the next message, and waits for the commit.
+    func ingestNext() {
+        precondition(next < messages.count, "more samples than pre-signed events")
+        guard case .event(let event)? = try? ClientMessage.parse(messages[next]),
+            case .success(let valid) = validation.validate(event, now: 1_700_000_000, scratch: &scratch)
+        else { fatalError("fixture event rejected") }
+        let accepted = writer.submit(valid.event, json: valid.json) { [done] outcome in
+            precondition(outcome == .saved, "fixture event not saved: \(outcome)")
+            done.signal()
+        }
+        precondition(accepted)
+        done.wait()
+        next += 1
+    }
+
+    /// The stores to remove when the benchmark process exits.
+    nonisolated(unsafe) static var cleanup: [String] = [] {
+        didSet {
+            if oldValue.isEmpty {
+                atexit {
+                    for path in IngestFixture.cleanup { try? FileManager.default.removeItem(atPath: path) }
+                }
+            }
+        }
     }
 }

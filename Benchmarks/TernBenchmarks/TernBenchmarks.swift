@@ -105,35 +105,26 @@ let benchmarks: @Sendable () -> Void = {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    let validation = ValidationService(limits: Limits())
+    // Both ingest benchmarks share one store and one warmed-up writer across their samples (see
+    // IngestFixture), so that a sample counts what one more event costs.
     Benchmark(
         "ingest_one_event_parse_validate_store",
         configuration: .init(warmupIterations: 5, maxDuration: .seconds(2), maxIterations: 2000)
     ) { benchmark in
-        let (store, writer, path) = try! Fixtures.temporaryStore()
-        let count = benchmark.scaledIterations.count + 10
-        let messages = (0..<count).map { i in
-            Array(
-                #"["EVENT",\#(Fixtures.signer.event(kind: 1, content: "note \(i)", tags: [["t", "nostr"]], createdAt: 1_700_000_000).json)]"#
-                    .utf8)
-        }
-        var next = 0
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(2048)
-        let done = DispatchSemaphore(value: 0)
+        let fixture = IngestFixture.small
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            guard case .event(let event)? = try? ClientMessage.parse(messages[next]),
-                case .success(let valid) = validation.validate(event, now: 1_700_000_000, scratch: &scratch)
-            else { fatalError("fixture event rejected") }
-            _ = writer.submit(valid.event, json: valid.json) { _ in done.signal() }
-            done.wait()
-            next += 1
-        }
+        for _ in benchmark.scaledIterations { fixture.ingestNext() }
         benchmark.stopMeasurement()
-        writer.shutdown()
-        store.close()
-        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    Benchmark(
+        "ingest_one_note_with_e_p_t_tags_parse_validate_store",
+        configuration: .init(warmupIterations: 5, maxDuration: .seconds(2), maxIterations: 2000)
+    ) { benchmark in
+        let fixture = IngestFixture.note
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { fixture.ingestNext() }
+        benchmark.stopMeasurement()
     }
 
     queryBenchmarks()

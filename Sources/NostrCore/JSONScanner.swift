@@ -92,37 +92,62 @@ public struct JSONScanner {
             guard let s = String(validating: raw, as: UTF8.self) else { throw .syntax("invalid UTF-8 in string") }
             return s
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(raw.count)
+        // Decoded straight into the string's storage: escapes only shrink the text, so the raw
+        // length is enough, and the string is the only allocation.
+        var failure: Failure?
+        let decoded = String(unsafeUninitializedCapacity: raw.count) { out in
+            do throws(Failure) {
+                let n = try Self.unescape(raw, into: out)
+                guard Self.isValidUTF8(UnsafeBufferPointer(rebasing: out[..<n])) else {
+                    throw .syntax("invalid UTF-8 in string")
+                }
+                return n
+            } catch {
+                failure = error
+                return 0
+            }
+        }
+        if let failure { throw failure }
+        return decoded
+    }
+
+    /// Writes `raw` with its JSON escapes decoded into `out` (at least `raw.count` bytes) and
+    /// returns the length written.
+    private static func unescape(
+        _ raw: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>
+    ) throws(Failure) -> Int {
+        var n = 0
         var i = 0
         while i < raw.count {
             let c = raw[i]
             if c != UInt8(ascii: "\\") {
-                out.append(c)
+                out[n] = c
+                n += 1
                 i += 1
                 continue
             }
             guard i + 1 < raw.count else { throw .syntax("bad escape") }
             let e = raw[i + 1]
             i += 2
+            let byte: UInt8
             switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "\""): byte = 0x22
+            case UInt8(ascii: "\\"): byte = 0x5C
+            case UInt8(ascii: "/"): byte = 0x2F
+            case UInt8(ascii: "b"): byte = 0x08
+            case UInt8(ascii: "f"): byte = 0x0C
+            case UInt8(ascii: "n"): byte = 0x0A
+            case UInt8(ascii: "r"): byte = 0x0D
+            case UInt8(ascii: "t"): byte = 0x09
             case UInt8(ascii: "u"):
-                var scalar = try Self.hex4(raw, at: i)
+                var scalar = try hex4(raw, at: i)
                 i += 4
                 if scalar >= 0xD800 && scalar < 0xDC00 {
                     // A high surrogate must be followed by an escaped low surrogate.
                     guard i + 6 <= raw.count, raw[i] == UInt8(ascii: "\\"), raw[i + 1] == UInt8(ascii: "u") else {
                         throw .syntax("unpaired surrogate in string")
                     }
-                    let low = try Self.hex4(raw, at: i + 2)
+                    let low = try hex4(raw, at: i + 2)
                     guard low >= 0xDC00 && low < 0xE000 else { throw .syntax("unpaired surrogate in string") }
                     i += 6
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -130,13 +155,31 @@ public struct JSONScanner {
                     throw .syntax("unpaired surrogate in string")
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw .syntax("bad unicode escape") }
-                out.append(contentsOf: UTF8.encode(u)!)
+                for b in UTF8.encode(u)! {
+                    out[n] = b
+                    n += 1
+                }
+                continue
             default:
                 throw .syntax("bad escape")
             }
+            out[n] = byte
+            n += 1
         }
-        guard let s = String(validating: out, as: UTF8.self) else { throw .syntax("invalid UTF-8 in string") }
-        return s
+        return n
+    }
+
+    /// Strict UTF-8 (no overlong forms, no surrogates), as `String(validating:)` checks it.
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 
     private static func hex4(_ raw: UnsafeBufferPointer<UInt8>, at i: Int) throws(Failure) -> UInt32 {

@@ -109,4 +109,20 @@ final class CanonicalSerializationTests: XCTestCase {
         XCTAssertNil(Bytes32(hex: String(repeating: "A", count: 64)), "uppercase hex is refused")
         XCTAssertNil(Bytes32(hex: String(repeating: "a", count: 63)))
     }
+
+    func testIntegersAreWrittenInDecimal() {
+        for value: Int64 in [0, 7, -7, 10, 1_700_000_000, 65535, Int64.max, Int64.min, -1_000_000] {
+            var out: [UInt8] = Array("x".utf8)
+            JSONWriter.appendInt(value, to: &out)
+            XCTAssertEqual(String(decoding: out, as: UTF8.self), "x\(value)")
+        }
+    }
+
+    func testJSONSizeEstimateCoversTheFixedPart() {
+        let event = Event(
+            id: .zero, pubkey: .zero, createdAt: 1_700_000_000, kind: 30023, tags: [], content: "",
+            sig: Signature64(r: .zero, s: .zero))
+        XCTAssertGreaterThanOrEqual(event.estimatedJSONSize, event.jsonBytes.count)
+        XCTAssertGreaterThanOrEqual(event.estimatedJSONSize, event.canonicalBytes.count)
+    }
 }

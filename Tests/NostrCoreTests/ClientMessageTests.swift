@@ -115,6 +115,20 @@ final class ClientMessageTests: XCTestCase {
         bytes += [0x22, 0xFF, 0xFE, 0x22]
         bytes += Array(#",{}]"#.utf8)
         XCTAssertThrowsError(try ClientMessage.parse(bytes))
+        // The same inside strings that also hold escapes (decoded on another path): a stray
+        // byte, an overlong "/", an encoded surrogate, a truncated sequence.
+        for bad: [UInt8] in [[0xFF], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xE2, 0x82]] {
+            var escaped = Array(#"["CLOSE","a\n"#.utf8)
+            escaped += bad
+            escaped += Array(#"b"]"#.utf8)
+            XCTAssertThrowsError(try ClientMessage.parse(escaped), "\(bad)")
+            var plain = Array(#"["CLOSE","a"#.utf8)
+            plain += bad
+            plain += Array(#"b"]"#.utf8)
+            XCTAssertThrowsError(try ClientMessage.parse(plain), "\(bad)")
+        }
+        guard case .success(.close("a\n€\"/b")) = parse(#"["CLOSE","a\n\u20ac\"\/b"]"#) else { return XCTFail() }
+        guard case .success(.close("x")) = parse(#"["CLOSE","\u0078"]"#) else { return XCTFail() }
         XCTAssertNotNil(error(#"["CLOSE","\x"]"#))
         XCTAssertNotNil(error(#"["CLOSE","\ud800"]"#), "lone surrogate")
         guard case .success(.close("é😀")) = parse(#"["CLOSE","\u00e9\ud83d\ude00"]"#) else { return XCTFail() }

@@ -49,4 +49,5 @@ case "${1:-all}" in
     all) for s in ingest query fanout fanout10k; do "$0" "$s"; done ;;
     *) echo "unknown: $1" >&2; exit 2 ;;
 esac
-rm -rf "$DATA"
+# KEEP_DATA=1 leaves the store for further runs (for example `scripts/startup.sh DIR`).
+if [ "${KEEP_DATA:-0}" = 1 ]; then echo "store kept in $DATA"; else rm -rf "$DATA"; fi

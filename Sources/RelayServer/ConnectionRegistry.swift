@@ -13,6 +13,7 @@ final class ConnectionRegistry: Sendable {
     private struct State {
         var connections: [UInt64: (ChannelTransport, String)] = [:]
         var perAddress: [String: Int] = [:]
+        var emptyWaiters: [EventLoopPromise<Void>] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -37,11 +38,25 @@ final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ id: UInt64) {
-        state.withLockedValue { s in
-            guard let (_, address) = s.connections.removeValue(forKey: id) else { return }
+        let waiters = state.withLockedValue { s -> [EventLoopPromise<Void>] in
+            guard let (_, address) = s.connections.removeValue(forKey: id) else { return [] }
             let left = s.perAddress[address, default: 1] - 1
             s.perAddress[address] = left > 0 ? left : nil
+            guard s.connections.isEmpty else { return [] }
+            defer { s.emptyWaiters = [] }
+            return s.emptyWaiters
         }
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    /// Succeeds `promise` once no connection is registered: now, or when the last one goes.
+    func whenEmpty(_ promise: EventLoopPromise<Void>) {
+        let empty = state.withLockedValue { s -> Bool in
+            if s.connections.isEmpty { return true }
+            s.emptyWaiters.append(promise)
+            return false
+        }
+        if empty { promise.succeed() }
     }
 
     var count: Int { state.withLockedValue { $0.connections.count } }

@@ -83,6 +83,17 @@ public final class RelayServer: Sendable {
 
     public var connectionCount: Int { registry.count }
 
+    /// Succeeds once no WebSocket connection is open (its resources freed); fails with
+    /// `ConnectionsStillOpen` when that takes longer than `timeout`.
+    public func whenNoConnections(within timeout: TimeAmount) -> EventLoopFuture<Void> {
+        let loop = group.next()
+        let promise = loop.makePromise(of: Void.self)
+        let deadline = loop.scheduleTask(in: timeout) { promise.fail(ConnectionsStillOpen()) }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
+        registry.whenEmpty(promise)
+        return promise.futureResult
+    }
+
     /// Bytes queued for all clients together, as the outbound ledger counts them.
     public var queuedOutboundBytes: Int { ledger.queued }
 
@@ -109,3 +120,6 @@ public final class RelayServer: Sendable {
         relay.logger.info("stopped")
     }
 }
+
+/// `RelayServer.whenNoConnections(within:)` timed out.
+public struct ConnectionsStillOpen: Error {}

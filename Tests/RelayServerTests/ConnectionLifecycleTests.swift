@@ -4,6 +4,7 @@ import NIOPosix
 import NostrCore
 import NostrStore
 import RelayCore
+import RelayServer
 import XCTest
 
 final class ConnectionLifecycleTests: XCTestCase {
@@ -206,6 +207,10 @@ final class SlowPeerTests: XCTestCase {
         let relay = try TestRelay(limits: limits)
         defer { relay.stop() }
         let (client, _) = try await relay.connectReady()
+        do {
+            try await relay.server.whenNoConnections(within: .milliseconds(50)).get()
+            XCTFail("a connection is open")
+        } catch is ConnectionsStillOpen {}
         var pings = 0
         while true {
             let frame = try await client.next(seconds: 10)
@@ -220,6 +225,9 @@ final class SlowPeerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(pings, 1, "it answered pings, so only the idle timeout can close it")
         let reason = try await client.closeReason()
         XCTAssertEqual(reason, "idle timeout")
+        // The relay unregisters the connection just after it closes the socket, which the
+        // client may see first: wait for it (the future fails if it does not happen).
+        try await relay.server.whenNoConnections(within: .seconds(10)).get()
         XCTAssertEqual(relay.server.connectionCount, 0)
     }
 

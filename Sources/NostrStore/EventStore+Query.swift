@@ -9,7 +9,7 @@ extension EventStore {
             var all: [StoredEvent] = []
             for filter in filters {
                 for found in try query(txn, filter, limit: filter.limit ?? defaultLimit, now: now)
-                where seen.insert(found.event.id).inserted {
+                where seen.insert(found.id).inserted {
                     all.append(found)
                 }
             }
@@ -19,7 +19,7 @@ extension EventStore {
     }
 
     static func newestFirst(_ a: StoredEvent, _ b: StoredEvent) -> Bool {
-        a.event.createdAt != b.event.createdAt ? a.event.createdAt > b.event.createdAt : a.event.id < b.event.id
+        a.createdAt != b.createdAt ? a.createdAt > b.createdAt : a.id < b.id
     }
 
     /// Which index serves a filter, and the key prefixes to walk in it.
@@ -45,15 +45,11 @@ extension EventStore {
 
     func query(_ txn: LMDBTransaction, _ filter: Filter, limit: Int, now: Int64) throws -> [StoredEvent] {
         guard limit > 0, !filter.matchesNothing else { return [] }
-        func live(_ e: Event) -> Bool {
-            guard let exp = e.expiration else { return true }
-            return exp > now
-        }
         var results: [StoredEvent] = []
         switch plan(filter) {
         case .ids(let ids):
             for id in ids {
-                if let found = try load(txn, id: id), filter.matches(found.event), live(found.event) {
+                if let serial = try serial(txn, id: id), let found = try candidate(txn, serial, filter, now: now) {
                     results.append(found)
                 }
             }
@@ -83,7 +79,7 @@ extension EventStore {
                     budget -= 1
                     let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
                     if prefixes.count > 1 && !seen.insert(serial).inserted { return true }
-                    if let found = try? load(txn, serial: serial), filter.matches(found.event), live(found.event) {
+                    if let found = try? candidate(txn, serial, filter, now: now) {
                         results.append(found)
                         kept += 1
                         if kept >= limit && boundary == nil { boundary = inverted }
@@ -94,6 +90,45 @@ extension EventStore {
             results.sort(by: Self.newestFirst)
             if results.count > limit { results.removeSubrange(limit...) }
             return results
+        }
+    }
+
+    /// The event stored under `serial` if it passes `filter` and has not expired (NIP-40). A
+    /// filter without tag conditions is checked on the event's head, and an event whose tags do
+    /// not mention "expiration" cannot have expired, so most candidates are never decoded.
+    func candidate(_ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, now: Int64) throws -> StoredEvent? {
+        var key = serial.bigEndian
+        return try withUnsafeBytes(of: &key) { k in
+            try txn.get(dbs.events, k) { v -> StoredEvent? in
+                let bytes = v.bindMemory(to: UInt8.self)
+                if filter.tags.isEmpty, let head = EventHead.decode(json: bytes),
+                    !Self.mentionsExpiration(UnsafeBufferPointer(rebasing: bytes[head.tags]))
+                {
+                    return filter.matches(head) ? StoredEvent(head: head, json: Array(bytes), serial: serial) : nil
+                }
+                guard let event = Event.decode(json: bytes), filter.matches(event) else { return nil }
+                if let expiration = event.expiration, expiration <= now { return nil }
+                return StoredEvent(event: event, json: Array(bytes), serial: serial)
+            } ?? nil
+        }
+    }
+
+    /// Whether the raw bytes hold `"expiration"` (with its quotes).
+    static func mentionsExpiration(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let word: StaticString = "\"expiration\""
+        let n = word.utf8CodeUnitCount
+        guard bytes.count >= n else { return false }
+        return word.withUTF8Buffer { w in
+            var i = 0
+            while i <= bytes.count - n {
+                if bytes[i] == w[0] && bytes[i + 1] == w[1] {
+                    var j = 2
+                    while j < n && bytes[i + j] == w[j] { j += 1 }
+                    if j == n { return true }
+                }
+                i += 1
+            }
+            return false
         }
     }
 }

@@ -21,8 +21,8 @@ extension EventStore {
                 let current = try load(txn, id: currentID)
             {
                 let newer =
-                    event.createdAt > current.event.createdAt
-                    || (event.createdAt == current.event.createdAt && event.id < current.event.id)
+                    event.createdAt > current.createdAt
+                    || (event.createdAt == current.createdAt && event.id < current.id)
                 guard newer else { return .obsolete }
                 try remove(txn, current)
             }
@@ -51,8 +51,8 @@ extension EventStore {
     func applyDeletion(_ txn: LMDBTransaction, _ deletion: Event) throws {
         for tag in deletion.tags where tag.count >= 2 {
             if tag[0] == "e", let target = Bytes32(hex: tag[1]) {
-                if let stored = try load(txn, id: target), stored.event.pubkey == deletion.pubkey,
-                    stored.event.kind != Kinds.deletion
+                if let stored = try load(txn, id: target), stored.loaded.pubkey == deletion.pubkey,
+                    stored.loaded.kind != Kinds.deletion
                 {
                     try remove(txn, stored)
                 }
@@ -69,7 +69,7 @@ extension EventStore {
                 IndexKeys.append(UInt64(bitPattern: upTo), to: &value)
                 try txn.put(dbs.addressTombstone, address, value)
                 if let currentID = try txn.getBytes(dbs.address, address).flatMap(Bytes32.init),
-                    let current = try load(txn, id: currentID), current.event.createdAt <= deletion.createdAt
+                    let current = try load(txn, id: currentID), current.createdAt <= deletion.createdAt
                 {
                     try remove(txn, current)
                 }
@@ -88,7 +88,7 @@ extension EventStore {
 
     /// Removes an event and all its index entries.
     func remove(_ txn: LMDBTransaction, _ stored: StoredEvent) throws {
-        let event = stored.event
+        let event = stored.loaded
         let idKey = IndexKeys.id(event.id)
         try txn.delete(dbs.events, IndexKeys.serial(stored.serial))
         try txn.delete(dbs.ids, idKey)

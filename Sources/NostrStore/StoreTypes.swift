@@ -16,10 +16,38 @@ public enum WriteOutcome: Sendable, Equatable {
 
 /// An event read from the store with the exact JSON that is sent for it.
 public struct StoredEvent: Sendable {
-    public let event: Event
+    public let id: Bytes32
+    public let createdAt: Int64
+    /// The event as stored and sent to clients.
     public let json: [UInt8]
     /// Its key in the events table.
     let serial: UInt64
+    /// The decoded event, when reading it needed one (queries whose filters have no tag
+    /// condition check the event's head only).
+    let decoded: Event?
+
+    init(event: Event, json: [UInt8], serial: UInt64) {
+        self.id = event.id
+        self.createdAt = event.createdAt
+        self.json = json
+        self.serial = serial
+        self.decoded = event
+    }
+
+    init(head: EventHead, json: [UInt8], serial: UInt64) {
+        self.id = head.id
+        self.createdAt = head.createdAt
+        self.json = json
+        self.serial = serial
+        self.decoded = nil
+    }
+
+    /// The whole event, decoded from `json` if the store did not need to. The relay sends `json`
+    /// and never needs this; tests do.
+    public var event: Event? { decoded ?? Event.decode(json: json) }
+
+    /// The decoded event of a `StoredEvent` that `EventStore.load` made (it always decodes).
+    var loaded: Event { decoded! }
 }
 
 public struct StoreOptions: Sendable {

@@ -125,4 +125,27 @@ final class CanonicalSerializationTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(event.estimatedJSONSize, event.jsonBytes.count)
         XCTAssertGreaterThanOrEqual(event.estimatedJSONSize, event.canonicalBytes.count)
     }
+
+    func testEventHeadReadsTheFixedFieldsAndWhereTheTagsAre() {
+        let event = Event(
+            id: Bytes32(w0: 1, w1: 2, w2: 3, w3: 4), pubkey: Bytes32(w0: 5, w1: 6, w2: 7, w3: 8),
+            createdAt: 1_700_000_000,
+            kind: 30023, tags: [["d", "x"], ["t", "a,b]"]], content: "c", sig: Signature64(r: .zero, s: .zero))
+        let json = event.jsonBytes
+        let head = json.withUnsafeBufferPointer { EventHead.decode(json: $0) }
+        XCTAssertEqual(head?.id, event.id)
+        XCTAssertEqual(head?.pubkey, event.pubkey)
+        XCTAssertEqual(head?.createdAt, 1_700_000_000)
+        XCTAssertEqual(head?.kind, 30023)
+        XCTAssertEqual(head.map { String(decoding: json[$0.tags], as: UTF8.self) }, #"[["d","x"],["t","a,b]"]]"#)
+        XCTAssertTrue(Filter(authors: [event.pubkey], kinds: [30023], since: 1_700_000_000).matches(head!))
+        XCTAssertFalse(Filter(kinds: [1]).matches(head!))
+        XCTAssertFalse(Filter(until: 1_699_999_999).matches(head!))
+        XCTAssertFalse(Filter(ids: [event.pubkey]).matches(head!))
+        XCTAssertFalse(
+            Filter(tags: [.init(name: UInt8(ascii: "d"), values: ["x"])]).matches(head!), "tags are not in a head")
+        for bad in [#"{"id":"zz"}"#, #"{"kind":1}"#, "[]", #"{"id":5,"#, ""] {
+            XCTAssertNil(Array(bad.utf8).withUnsafeBufferPointer { EventHead.decode(json: $0) }, bad)
+        }
+    }
 }

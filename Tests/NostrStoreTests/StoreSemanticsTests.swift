@@ -133,6 +133,26 @@ final class StoreSemanticsTests: XCTestCase {
         XCTAssertNil(try t.store.event(id: profile.id))
     }
 
+    func testQueriesWithoutTagConditionsStillLeaveOutExpiredEvents() throws {
+        // Such queries check events by their head and decode only those whose tags mention
+        // "expiration"; the word elsewhere must not hide an event, and an expired one must not show.
+        let t = try TestStore()
+        t.now = 1_700_000_200
+        let expired = event(alice, 100, kind: 1, tags: [["p", bob.hex], ["expiration", "1700000100"]])
+        let later = event(alice, 101, kind: 1, tags: [["expiration", "1700000300"]])
+        let inContent = makeEvent(
+            id: .random(using: &rng), pubkey: alice, createdAt: 102, kind: 1, content: #"the "expiration" tag"#)
+        let asValue = event(alice, 103, kind: 1, tags: [["t", "expiration"]])
+        XCTAssertEqual(t.write([expired, later, inContent, asValue]), [.saved, .saved, .saved, .saved])
+        let live = [asValue.id, inContent.id, later.id]
+        XCTAssertEqual(try t.query([Filter(kinds: [1])]).map(\.id), live)
+        XCTAssertEqual(try t.query([Filter(authors: [alice])]).map(\.id), live)
+        XCTAssertEqual(try t.query([Filter(since: 100, until: 101)]).map(\.id), [later.id])
+        XCTAssertEqual(try t.query([Filter(ids: [expired.id, later.id])]).map(\.id), [later.id])
+        XCTAssertEqual(try t.query([Filter(kinds: [1], tags: [.init(name: UInt8(ascii: "p"), values: [bob.hex])])]), [])
+        XCTAssertEqual(try t.query([Filter(kinds: [7])]), [])
+    }
+
     func testExpiredEventsAreNotServedAndAreSwept() throws {
         let t = try TestStore()
         let expiring = event(alice, 100, kind: 1, tags: [["expiration", "1700000100"]])

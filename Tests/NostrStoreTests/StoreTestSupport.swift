@@ -69,7 +69,7 @@ final class TestStore {
     func write(_ event: Event) -> WriteOutcome { write([event])[0] }
 
     func query(_ filters: [Filter], limit: Int = 100) throws -> [Event] {
-        try store.query(filters, defaultLimit: limit, now: now).map(\.event)
+        try store.query(filters, defaultLimit: limit, now: now).map { $0.event! }
     }
 }
 

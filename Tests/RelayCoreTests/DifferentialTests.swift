@@ -132,7 +132,7 @@ final class DifferentialTests: XCTestCase {
 
         for round in 0..<400 {
             let filters = (0..<(round % 5 == 0 ? 3 : 1)).map { _ in randomFilter() }
-            let got = try store.query(filters, defaultLimit: 50, now: 1_700_000_000).map(\.event.id)
+            let got = try store.query(filters, defaultLimit: 50, now: 1_700_000_000).map(\.id)
             let expected = reference(filters, defaultLimit: 50)
             XCTAssertEqual(got, expected, "round \(round): \(filters)")
             if got != expected { break }

@@ -1,0 +1,85 @@
+/// The fixed-size fields of a stored event (id, pubkey, created_at, kind) and where its tags
+/// are, read from its JSON without building a string or a tag array: enough to check a filter
+/// that has no tag condition.
+public struct EventHead: Sendable, Equatable {
+    public var id: Bytes32
+    public var pubkey: Bytes32
+    public var createdAt: Int64
+    public var kind: UInt16
+    /// The byte range of the `tags` array in the JSON.
+    public var tags: Range<Int>
+
+    public init(id: Bytes32, pubkey: Bytes32, createdAt: Int64, kind: UInt16, tags: Range<Int>) {
+        self.id = id
+        self.pubkey = pubkey
+        self.createdAt = createdAt
+        self.kind = kind
+        self.tags = tags
+    }
+
+    /// Reads the head of an event's JSON object, stopping once the five fields are found (the
+    /// relay writes them first); nil when one is missing or malformed.
+    public static func decode(json: UnsafeBufferPointer<UInt8>) -> EventHead? {
+        var s = JSONScanner(json)
+        var id: Bytes32?
+        var pubkey: Bytes32?
+        var createdAt: Int64?
+        var kind: UInt16?
+        var tags: Range<Int>?
+        do {
+            guard s.peek() == UInt8(ascii: "{") else { return nil }
+            s.position += 1
+            repeat {
+                guard s.peek() == UInt8(ascii: "\"") else { return nil }
+                let (key, _) = try s.readRawString()
+                try s.expect(UInt8(ascii: ":"))
+                if s.rawEquals(key, "id") || s.rawEquals(key, "pubkey") {
+                    guard s.peek() == UInt8(ascii: "\"") else { return nil }
+                    let (range, escaped) = try s.readRawString()
+                    guard !escaped, let value = Bytes32(hex: UnsafeBufferPointer(rebasing: s.bytes[range])) else {
+                        return nil
+                    }
+                    if s.rawEquals(key, "id") { id = value } else { pubkey = value }
+                } else if s.rawEquals(key, "created_at") || s.rawEquals(key, "kind") {
+                    guard let c = s.peek(),
+                        c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")),
+                        case .integer(let v) = try s.readNumber()
+                    else { return nil }
+                    if s.rawEquals(key, "kind") {
+                        guard v >= 0 && v <= 65535 else { return nil }
+                        kind = UInt16(v)
+                    } else {
+                        createdAt = v
+                    }
+                } else if s.rawEquals(key, "tags") {
+                    guard s.peek() == UInt8(ascii: "[") else { return nil }
+                    let start = s.position
+                    try s.skipValue(depth: 1)
+                    tags = start..<s.position
+                } else {
+                    try s.skipValue(depth: 1)
+                }
+                if let id, let pubkey, let createdAt, let kind, let tags {
+                    return EventHead(id: id, pubkey: pubkey, createdAt: createdAt, kind: kind, tags: tags)
+                }
+            } while s.consume(UInt8(ascii: ","))
+        } catch {
+            return nil
+        }
+        return nil
+    }
+}
+
+extension Filter {
+    /// Whether an event with this head passes the filter. Only for filters without tag
+    /// conditions (`tags.isEmpty`): the head does not hold the tags.
+    @inlinable
+    public func matches(_ head: EventHead) -> Bool {
+        if let since, head.createdAt < since { return false }
+        if let until, head.createdAt > until { return false }
+        if let kinds, !Self.contains(kinds, head.kind) { return false }
+        if let authors, !Self.contains(authors, head.pubkey) { return false }
+        if let ids, !Self.contains(ids, head.id) { return false }
+        return tags.isEmpty
+    }
+}

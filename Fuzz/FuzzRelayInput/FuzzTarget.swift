@@ -23,13 +23,22 @@ enum FuzzTarget {
     }
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) {
+        _ = EventHead.decode(json: bytes)
         guard let message = try? ClientMessage.parse(bytes) else { return }
         switch message {
         case .event(let event), .auth(let event):
             var scratch: [UInt8] = []
             _ = EventID.compute(event, scratch: &scratch)
-            _ = event.jsonBytes
-            _ = Event.decode(json: event.jsonBytes)
+            let json = event.jsonBytes
+            _ = Event.decode(json: json)
+            // The store checks filters on the head it reads from this JSON: it must agree.
+            let head = json.withUnsafeBufferPointer { EventHead.decode(json: $0) }
+            var tags: [UInt8] = []
+            JSONWriter.appendTags(event.tags, to: &tags, mode: .output)
+            guard let head, head.id == event.id, head.pubkey == event.pubkey, head.createdAt == event.createdAt,
+                head.kind == event.kind,
+                json[head.tags].elementsEqual(tags)
+            else { fatalError("EventHead disagrees with the event: \(event.json)") }
         case .req(_, let filters):
             for event in events { _ = filters.anyMatches(event) }
         case .close:

@@ -75,11 +75,6 @@ extension Filter {
     /// conditions (`tags.isEmpty`): the head does not hold the tags.
     @inlinable
     public func matches(_ head: EventHead) -> Bool {
-        if let since, head.createdAt < since { return false }
-        if let until, head.createdAt > until { return false }
-        if let kinds, !Self.contains(kinds, head.kind) { return false }
-        if let authors, !Self.contains(authors, head.pubkey) { return false }
-        if let ids, !Self.contains(ids, head.id) { return false }
-        return tags.isEmpty
+        tags.isEmpty && matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
     }
 }

@@ -45,11 +45,9 @@ public struct Filter: Sendable, Equatable {
     /// Whether `event` passes every condition of this filter (`limit` is not a condition).
     @inlinable
     public func matches(_ event: Event) -> Bool {
-        if let since, event.createdAt < since { return false }
-        if let until, event.createdAt > until { return false }
-        if let kinds, !Self.contains(kinds, event.kind) { return false }
-        if let authors, !Self.contains(authors, event.pubkey) { return false }
-        if let ids, !Self.contains(ids, event.id) { return false }
+        guard matchesFields(id: event.id, pubkey: event.pubkey, kind: event.kind, createdAt: event.createdAt) else {
+            return false
+        }
         for condition in tags {
             var found = false
             for tag in event.tags where tag.count >= 2 {
@@ -61,6 +59,17 @@ public struct Filter: Sendable, Equatable {
             }
             if !found { return false }
         }
+        return true
+    }
+
+    /// The conditions on an event's fixed-size fields: since, until, kinds, authors, ids.
+    @inlinable
+    func matchesFields(id: Bytes32, pubkey: Bytes32, kind: UInt16, createdAt: Int64) -> Bool {
+        if let since, createdAt < since { return false }
+        if let until, createdAt > until { return false }
+        if let kinds, !Self.contains(kinds, kind) { return false }
+        if let authors, !Self.contains(authors, pubkey) { return false }
+        if let ids, !Self.contains(ids, id) { return false }
         return true
     }
 

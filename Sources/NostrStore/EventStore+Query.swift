@@ -97,19 +97,15 @@ extension EventStore {
     /// filter without tag conditions is checked on the event's head, and an event whose tags do
     /// not mention "expiration" cannot have expired, so most candidates are never decoded.
     func candidate(_ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, now: Int64) throws -> StoredEvent? {
-        var key = serial.bigEndian
-        return try withUnsafeBytes(of: &key) { k in
-            try txn.get(dbs.events, k) { v -> StoredEvent? in
-                let bytes = v.bindMemory(to: UInt8.self)
-                if filter.tags.isEmpty, let head = EventHead.decode(json: bytes),
-                    !Self.mentionsExpiration(UnsafeBufferPointer(rebasing: bytes[head.tags]))
-                {
-                    return filter.matches(head) ? StoredEvent(head: head, json: Array(bytes), serial: serial) : nil
-                }
-                guard let event = Event.decode(json: bytes), filter.matches(event) else { return nil }
-                if let expiration = event.expiration, expiration <= now { return nil }
-                return StoredEvent(event: event, json: Array(bytes), serial: serial)
-            } ?? nil
+        try withJSON(txn, serial: serial) { bytes -> StoredEvent? in
+            if filter.tags.isEmpty, let head = EventHead.decode(json: bytes),
+                !Self.mentionsExpiration(UnsafeBufferPointer(rebasing: bytes[head.tags]))
+            {
+                return filter.matches(head) ? StoredEvent(head: head, json: Array(bytes), serial: serial) : nil
+            }
+            guard let event = Event.decode(json: bytes), filter.matches(event) else { return nil }
+            if let expiration = event.expiration, expiration <= now { return nil }
+            return StoredEvent(event: event, json: Array(bytes), serial: serial)
         }
     }
 
@@ -119,14 +115,8 @@ extension EventStore {
         let n = word.utf8CodeUnitCount
         guard bytes.count >= n else { return false }
         return word.withUTF8Buffer { w in
-            var i = 0
-            while i <= bytes.count - n {
-                if bytes[i] == w[0] && bytes[i + 1] == w[1] {
-                    var j = 2
-                    while j < n && bytes[i + j] == w[j] { j += 1 }
-                    if j == n { return true }
-                }
-                i += 1
+            for i in 0...(bytes.count - n) where bytes[i] == w[0] {
+                if UnsafeBufferPointer(rebasing: bytes[i..<(i + n)]).elementsEqual(w) { return true }
             }
             return false
         }

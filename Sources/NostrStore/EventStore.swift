@@ -87,13 +87,18 @@ public final class EventStore: @unchecked Sendable {
     }
 
     func load(_ txn: LMDBTransaction, serial: UInt64) throws -> StoredEvent? {
+        try withJSON(txn, serial: serial) { bytes in
+            Event.decode(json: bytes).map { StoredEvent(event: $0, json: Array(bytes), serial: serial) }
+        }
+    }
+
+    /// Calls `body` with the stored JSON of the event under `serial` (valid during the call only).
+    func withJSON<R>(
+        _ txn: LMDBTransaction, serial: UInt64, _ body: (UnsafeBufferPointer<UInt8>) -> R?
+    ) throws -> R? {
         var key = serial.bigEndian
         return try withUnsafeBytes(of: &key) { k in
-            try txn.get(dbs.events, k) { v -> StoredEvent? in
-                let bytes = v.bindMemory(to: UInt8.self)
-                guard let event = Event.decode(json: bytes) else { return nil }
-                return StoredEvent(event: event, json: Array(bytes), serial: serial)
-            } ?? nil
+            try txn.get(dbs.events, k) { v in body(v.bindMemory(to: UInt8.self)) } ?? nil
         }
     }
 }

@@ -26,20 +26,20 @@ public struct StoredEvent: Sendable {
     /// condition check the event's head only).
     let decoded: Event?
 
-    init(event: Event, json: [UInt8], serial: UInt64) {
-        self.id = event.id
-        self.createdAt = event.createdAt
+    private init(id: Bytes32, createdAt: Int64, json: [UInt8], serial: UInt64, decoded: Event?) {
+        self.id = id
+        self.createdAt = createdAt
         self.json = json
         self.serial = serial
-        self.decoded = event
+        self.decoded = decoded
+    }
+
+    init(event: Event, json: [UInt8], serial: UInt64) {
+        self.init(id: event.id, createdAt: event.createdAt, json: json, serial: serial, decoded: event)
     }
 
     init(head: EventHead, json: [UInt8], serial: UInt64) {
-        self.id = head.id
-        self.createdAt = head.createdAt
-        self.json = json
-        self.serial = serial
-        self.decoded = nil
+        self.init(id: head.id, createdAt: head.createdAt, json: json, serial: serial, decoded: nil)
     }
 
     /// The whole event, decoded from `json` if the store did not need to. The relay sends `json`

@@ -161,7 +161,7 @@ struct TOMLReader {
         private mutating func word(_ w: StaticString) -> Bool {
             let n = w.utf8CodeUnitCount
             guard position + n <= bytes.count else { return false }
-            let matches = w.withUTF8Buffer { Array($0) == Array(bytes[position..<(position + n)]) }
+            let matches = w.withUTF8Buffer { bytes[position..<(position + n)].elementsEqual($0) }
             guard matches else { return false }
             let after = position + n
             if after < bytes.count && Self.isBare(bytes[after]) { return false }

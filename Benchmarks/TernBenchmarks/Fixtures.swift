@@ -58,11 +58,11 @@ enum Fixtures {
 
     /// Writes events through the writer and waits until all are committed.
     static func write(_ events: ArraySlice<Event>, _ writer: EventWriter) {
-        let done = DispatchSemaphore(value: 0)
+        let done = Committed()
         for e in events {
-            while !writer.submit(e, json: e.jsonBytes, completion: { _ in done.signal() }) { usleep(200) }
+            while !writer.submit(e, json: e.jsonBytes, requester: done) { usleep(200) }
         }
-        for _ in events { done.wait() }
+        for _ in events { done.semaphore.wait() }
     }
 }
 
@@ -70,7 +70,7 @@ enum Fixtures {
 /// every sample of an ingest benchmark. package-benchmark calls a benchmark's closure once per
 /// sample; a store and writer made inside it would count the writer thread's start-up (its
 /// buffers, LMDB's first transaction) in every sample.
-final class IngestFixture: @unchecked Sendable {
+final class IngestFixture: WriteRequester, @unchecked Sendable {
     /// A short kind-1 note with one `t` tag.
     static let small = IngestFixture(name: "small") { i in
         Fixtures.signer.event(kind: 1, content: "note \(i)", tags: [["t", "nostr"]], createdAt: 1_700_000_000)
@@ -107,13 +107,15 @@ final class IngestFixture: @unchecked Sendable {
         guard case .event(let event)? = try? ClientMessage.parse(messages[next]),
             case .success(let valid) = validation.validate(event, now: 1_700_000_000, scratch: &scratch)
         else { fatalError("fixture event rejected") }
-        let accepted = writer.submit(valid.event, json: valid.json) { [done] outcome in
-            precondition(outcome == .saved, "fixture event not saved: \(outcome)")
-            done.signal()
-        }
-        precondition(accepted)
+        let accepted = writer.submit(valid.event, json: valid.json, requester: self)
+        precondition(accepted, "writer inbox full")
         done.wait()
         next += 1
+    }
+
+    func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) {
+        precondition(outcome == .saved, "fixture event not saved: \(outcome)")
+        done.signal()
     }
 
     /// The stores to remove when the benchmark process exits.
@@ -126,4 +128,11 @@ final class IngestFixture: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Signals a semaphore for every committed event (the requester of `Fixtures.write`).
+final class Committed: WriteRequester {
+    let semaphore = DispatchSemaphore(value: 0)
+
+    func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) { semaphore.signal() }
 }

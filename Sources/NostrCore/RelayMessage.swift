@@ -5,7 +5,7 @@ public enum RelayMessage {
         out.reserveCapacity(100 + message.utf8.count)
         out.append(contentsOf: #"["OK","#.utf8)
         JSONWriter.appendHexString(id, to: &out)
-        out.append(contentsOf: Array((accepted ? ",true," : ",false,").utf8))
+        if accepted { out.append(contentsOf: ",true,".utf8) } else { out.append(contentsOf: ",false,".utf8) }
         JSONWriter.appendString(message, to: &out, mode: .output)
         out.append(UInt8(ascii: "]"))
         return out

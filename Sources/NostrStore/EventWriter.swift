@@ -10,7 +10,7 @@ public final class EventWriter: @unchecked Sendable {
     struct Job {
         let event: Event
         let json: [UInt8]
-        let completion: Completion
+        let requester: any WriteRequester
     }
 
     public let capacity: Int
@@ -45,15 +45,22 @@ public final class EventWriter: @unchecked Sendable {
         startThread(name: "tern-writer") { [self] in run() }
     }
 
-    /// Queues an event. Returns false, without queueing, when the inbox is full or closed.
-    public func submit(_ event: Event, json: [UInt8], completion: @escaping Completion) -> Bool {
+    /// Queues an event; `requester` is told its outcome after the commit. Returns false, without
+    /// queueing, when the inbox is full or closed. Allocates nothing while the inbox has room.
+    public func submit(_ event: Event, json: [UInt8], requester: any WriteRequester) -> Bool {
         let accepted = lock.withLock { () -> Bool in
             guard !stopping, inbox.count < capacity else { return false }
-            inbox.append(Job(event: event, json: json, completion: completion))
+            inbox.append(Job(event: event, json: json, requester: requester))
             return true
         }
         if accepted { lock.signal() }
         return accepted
+    }
+
+    /// Queues an event and calls `completion` with its outcome after the commit (one allocation
+    /// per event for the closure; the relay's sessions use `submit(_:json:requester:)`).
+    public func submit(_ event: Event, json: [UInt8], completion: @escaping Completion) -> Bool {
+        submit(event, json: json, requester: CompletionRequester(completion))
     }
 
     public var queued: Int { lock.withLock { inbox.count } }
@@ -119,7 +126,10 @@ public final class EventWriter: @unchecked Sendable {
             outcomes.removeAll(keepingCapacity: true)
             for job in batch { outcomes.append(commitAlone(job)) }
         }
-        for i in batch.indices { batch[i].completion(outcomes[i]) }
+        for i in batch.indices {
+            let job = batch[i]
+            job.requester.written(job.event, json: job.json, outcome: outcomes[i])
+        }
     }
 
     private func commitAlone(_ job: Job) -> WriteOutcome {

@@ -40,23 +40,28 @@ public struct ProcessingService: Sendable {
         self.subscriptions = subscriptions
     }
 
-    /// Runs `route` for `valid`; `completion` is called exactly once, possibly on another thread.
-    public func process(_ valid: ValidEvent, route: Route, completion: @escaping @Sendable (Outcome) -> Void) {
+    /// Runs `route` for `valid`; `origin` is told the outcome exactly once, possibly on another
+    /// thread. Writes are queued with `origin` as the requester, so nothing is allocated here.
+    public func process(_ valid: ValidEvent, route: Route, origin: any EventOrigin) {
         switch route {
         case .refuse(let rejection):
-            completion(.rejected(rejection))
+            origin.processed(valid.event.id, .rejected(rejection))
         case .ephemeral:
             fanOut(valid)
-            completion(.broadcast)
+            origin.processed(valid.event.id, .broadcast)
         case .regular, .replaceable, .addressable, .deletion:
-            let subscriptions = subscriptions
-            let accepted = writer.submit(valid.event, json: valid.json) { write in
-                let outcome = Outcome(write)
-                if outcome == .saved { Self.fanOut(valid, subscriptions) }
-                completion(outcome)
+            if !writer.submit(valid.event, json: valid.json, requester: origin) {
+                origin.processed(valid.event.id, .rejected(.rateLimited("the relay is busy, try again shortly")))
             }
-            if !accepted { completion(.rejected(.rateLimited("the relay is busy, try again shortly"))) }
         }
+    }
+
+    /// What a committed (or failed) write means for its origin; a saved event is delivered to
+    /// live subscribers first. Called by origins from `WriteRequester.written`.
+    public func committed(_ event: Event, json: [UInt8], _ write: WriteOutcome) -> Outcome {
+        let outcome = Outcome(write)
+        if outcome == .saved { Self.fanOut(ValidEvent(event: event, json: json), subscriptions) }
+        return outcome
     }
 
     public func fanOut(_ valid: ValidEvent) { Self.fanOut(valid, subscriptions) }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NostrCore
 import NostrStore
 
@@ -20,7 +21,7 @@ public protocol ConnectionTransport: AnyObject, Sendable {
 
 /// One client connection's protocol state: its subscriptions, its AUTH state and its events
 /// in flight. Confined to the connection's thread; messages are handled in arrival order.
-public final class RelaySession: Subscriber, @unchecked Sendable {
+public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     public let id: UInt64
     let relay: Relay
     let transport: any ConnectionTransport
@@ -31,6 +32,19 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
     private var readingPaused = false
     private var scratch: [UInt8] = []
     private var closed = false
+    /// What other threads hand this connection (outcomes of its events from the writer, live
+    /// events from the fan-out), in arrival order; `spareMail` is the spare buffer the mailbox is
+    /// swapped with on the connection's thread. Only the first message of a run schedules a hop to that thread,
+    /// so a writer commit of many events costs each connection one hop, not one per message.
+    private let mailbox = NIOLockedValueBox<[Mail]>([])
+    private var spareMail: [Mail] = []
+
+    enum Mail {
+        /// One of this connection's events was processed: answer it with an OK.
+        case finished(Bytes32, Outcome)
+        /// A live event for some of this connection's subscriptions.
+        case live([UInt8], [String])
+    }
 
     public init(id: UInt64, relay: Relay, transport: any ConnectionTransport) {
         self.id = id
@@ -116,14 +130,47 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
             readingPaused = true
             transport.setReading(false)
         }
-        let id = event.id
-        relay.processing.process(valid, route: route) { [self] outcome in
-            // One hop back to this connection's thread: answer, then account for the event.
-            transport.execute { [self] in
+        relay.processing.process(valid, route: route, origin: self)
+    }
+
+    /// The outcome of one of this connection's events, from any thread (the writer's, mostly).
+    public func processed(_ id: Bytes32, _ outcome: Outcome) {
+        post(.finished(id, outcome))
+    }
+
+    /// Queues `mail` for the connection's thread; the first of a run schedules the hop there.
+    private func post(_ mail: Mail) {
+        let first = mailbox.withLockedValue { box in
+            box.append(mail)
+            return box.count == 1
+        }
+        if first { transport.execute { [self] in readMail() } }
+    }
+
+    /// Answers finished events and sends live events, in the order they came. Connection
+    /// thread only.
+    private func readMail() {
+        // Take the spare buffer out of `spareMail` first: if sending re-enters this function, the
+        // inner call finds no spare and cannot hand these messages back to the mailbox.
+        var mails: [Mail] = []
+        swap(&mails, &spareMail)
+        mailbox.withLockedValue { swap(&$0, &mails) }
+        for mail in mails {
+            switch mail {
+            case .finished(let id, let outcome):
                 ok(id, outcome)
                 eventFinished()
+            case .live(let eventJSON, let subscriptionIDs):
+                guard !closed else { continue }
+                for subscriptionID in subscriptionIDs {
+                    if let prefix = subscriptions[subscriptionID] {
+                        transport.sendEvent(prefix: prefix, eventJSON: eventJSON)
+                    }
+                }
             }
         }
+        mails.removeAll(keepingCapacity: true)
+        spareMail = mails
     }
 
     private func eventFinished() {
@@ -132,6 +179,11 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
             readingPaused = false
             if !closed { transport.setReading(true) }
         }
+    }
+
+    /// The writer committed (or failed) one of this connection's events.
+    public func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) {
+        finishWrite(event, json: json, outcome, processing: relay.processing)
     }
 
     // MARK: REQ and CLOSE
@@ -181,17 +233,10 @@ public final class RelaySession: Subscriber, @unchecked Sendable {
         relay.subscriptions.remove(connection: id, subscriptionID: subscriptionID)
     }
 
-    /// Live delivery from the fan-out, on any thread: hops to this connection's thread and sends
-    /// to the subscriptions still open.
+    /// Live delivery from the fan-out, on any thread: queued for this connection's thread, which
+    /// sends it to the subscriptions still open.
     public func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String]) {
-        transport.execute { [self] in
-            guard !closed else { return }
-            for subscriptionID in subscriptionIDs {
-                if let prefix = subscriptions[subscriptionID] {
-                    transport.sendEvent(prefix: prefix, eventJSON: eventJSON)
-                }
-            }
-        }
+        post(.live(eventJSON, subscriptionIDs))
     }
 
     // MARK: AUTH

@@ -32,10 +32,10 @@ final class ProcessingServiceTests: XCTestCase {
         let valid = try! ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
         let box = NIOLockedValueBox<Outcome?>(nil)
         let done = expectation(description: "outcome")
-        processing.process(valid, route: route) { outcome in
+        processing.process(valid, route: route, origin: RecordingOrigin(processing) { outcome in
             box.withLockedValue { $0 = outcome }
             done.fulfill()
-        }
+        })
         wait(for: [done], timeout: 10)
         return box.withLockedValue { $0! }
     }
@@ -51,10 +51,10 @@ final class ProcessingServiceTests: XCTestCase {
         for i in 0..<3 {
             let event = signer.event(kind: 1, content: "queued \(i)", createdAt: 1_700_000_000)
             let valid = try ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
-            processing.process(valid, route: .regular) { outcome in
+            processing.process(valid, route: .regular, origin: RecordingOrigin(processing) { outcome in
                 outcomes.withLockedValue { $0[i] = outcome }
                 if i < 2 { queued.fulfill() } else { refused.fulfill() }
-            }
+            })
         }
         wait(for: [refused], timeout: 10)
         XCTAssertEqual(
@@ -98,5 +98,27 @@ final class ProcessingServiceTests: XCTestCase {
         XCTAssertEqual(obsolete.okAnswer.message, "duplicate: a newer version of this event is already stored")
         let refused = process(old, .refuse(.invalid("nope")))
         XCTAssertEqual(refused.okAnswer.message, "invalid: nope")
+    }
+}
+
+/// An origin that hands each outcome to a closure and counts the calls (exactly one is allowed).
+final class RecordingOrigin: EventOrigin {
+    let processing: ProcessingService
+    let body: @Sendable (Outcome) -> Void
+    let calls = NIOLockedValueBox(0)
+
+    init(_ processing: ProcessingService, _ body: @escaping @Sendable (Outcome) -> Void) {
+        self.processing = processing
+        self.body = body
+    }
+
+    func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) {
+        finishWrite(event, json: json, outcome, processing: processing)
+    }
+
+    func processed(_ id: Bytes32, _ outcome: Outcome) {
+        let n = calls.withLockedValue { $0 += 1; return $0 }
+        precondition(n == 1, "an origin was told an outcome twice")
+        body(outcome)
     }
 }

@@ -32,10 +32,12 @@ final class ProcessingServiceTests: XCTestCase {
         let valid = try! ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
         let box = NIOLockedValueBox<Outcome?>(nil)
         let done = expectation(description: "outcome")
-        processing.process(valid, route: route, origin: RecordingOrigin(processing) { outcome in
-            box.withLockedValue { $0 = outcome }
-            done.fulfill()
-        })
+        processing.process(
+            valid, route: route,
+            origin: RecordingOrigin(processing) { outcome in
+                box.withLockedValue { $0 = outcome }
+                done.fulfill()
+            })
         wait(for: [done], timeout: 10)
         return box.withLockedValue { $0! }
     }
@@ -51,10 +53,12 @@ final class ProcessingServiceTests: XCTestCase {
         for i in 0..<3 {
             let event = signer.event(kind: 1, content: "queued \(i)", createdAt: 1_700_000_000)
             let valid = try ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
-            processing.process(valid, route: .regular, origin: RecordingOrigin(processing) { outcome in
-                outcomes.withLockedValue { $0[i] = outcome }
-                if i < 2 { queued.fulfill() } else { refused.fulfill() }
-            })
+            processing.process(
+                valid, route: .regular,
+                origin: RecordingOrigin(processing) { outcome in
+                    outcomes.withLockedValue { $0[i] = outcome }
+                    if i < 2 { queued.fulfill() } else { refused.fulfill() }
+                })
         }
         wait(for: [refused], timeout: 10)
         XCTAssertEqual(
@@ -117,7 +121,9 @@ final class RecordingOrigin: EventOrigin {
     }
 
     func processed(_ id: Bytes32, _ outcome: Outcome) {
-        let n = calls.withLockedValue { $0 += 1; return $0 }
+        let n = calls.withLockedValue {
+            $0 += 1; return $0
+        }
         precondition(n == 1, "an origin was told an outcome twice")
         body(outcome)
     }

@@ -22,7 +22,9 @@ final class RecordingTransport: ConnectionTransport, @unchecked Sendable {
 
     /// Runs the queued hops, as the connection's event loop would.
     func runHops() {
-        for body in hops.withLockedValue({ h in defer { h = [] }; return h }) { body() }
+        for body in hops.withLockedValue({ h in
+            defer { h = [] }; return h
+        }) { body() }
     }
 }
 

@@ -14,6 +14,9 @@ public protocol ConnectionTransport: AnyObject, Sendable {
     func execute(_ body: @escaping @Sendable () -> Void)
     /// Stops or resumes reading from the client (back-pressure). Connection thread only.
     func setReading(_ enabled: Bool)
+    /// Runs `body` and flushes what it sent once, at its end (not in a task of its own).
+    /// Connection thread only.
+    func batch(_ body: () -> Void)
     /// Whether more than half of the outbound budget waits for the client to read it.
     /// Connection thread only.
     var isBacklogged: Bool { get }
@@ -155,16 +158,18 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         var mails: [Mail] = []
         swap(&mails, &spareMail)
         mailbox.withLockedValue { swap(&$0, &mails) }
-        for mail in mails {
-            switch mail {
-            case .finished(let id, let outcome):
-                ok(id, outcome)
-                eventFinished()
-            case .live(let eventJSON, let subscriptionIDs):
-                guard !closed else { continue }
-                for subscriptionID in subscriptionIDs {
-                    if let prefix = subscriptions[subscriptionID] {
-                        transport.sendEvent(prefix: prefix, eventJSON: eventJSON)
+        transport.batch {
+            for mail in mails {
+                switch mail {
+                case .finished(let id, let outcome):
+                    ok(id, outcome)
+                    eventFinished()
+                case .live(let eventJSON, let subscriptionIDs):
+                    guard !closed else { continue }
+                    for subscriptionID in subscriptionIDs {
+                        if let prefix = subscriptions[subscriptionID] {
+                            transport.sendEvent(prefix: prefix, eventJSON: eventJSON)
+                        }
                     }
                 }
             }

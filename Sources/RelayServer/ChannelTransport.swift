@@ -97,6 +97,14 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// While a batch of reads is handled, writes are flushed once at its end.
     func beginBatch() { batching = true }
 
+    /// A session's burst of answers and live events: one flush at its end, in this task.
+    func batch(_ body: () -> Void) {
+        if batching { return body() }
+        beginBatch()
+        body()
+        endBatch()
+    }
+
     func endBatch() {
         batching = false
         if needsFlush {

@@ -18,6 +18,7 @@ final class RecordingTransport: ConnectionTransport, @unchecked Sendable {
         hops.withLockedValue { $0.append(body) }
     }
     func setReading(_ enabled: Bool) {}
+    func batch(_ body: () -> Void) { body() }
     var isBacklogged: Bool { false }
 
     /// Runs the queued hops, as the connection's event loop would.

@@ -25,7 +25,7 @@ enum MatchingTarget {
 
     static let keys: [Bytes32] = (1...4).map { Bytes32(w0: UInt64($0), w1: 0, w2: 0, w3: UInt64($0)) }
     static let kinds: [UInt16] = [0, 1, 7, 30023, 65535]
-    static let values = ["a", "b", "ñ", "", keys[0].hex, keys[1].hex]
+    static let values = ["a", "b", "ñ", "", keys[0].hex, keys[1].hex, "q\"\\"]
     static let tagNames = ["t", "e", "p", "T", "tt", "d", ""]
     static let letters: [UInt8] = Array("tepTdx".utf8)
     static let base: Int64 = 1_700_000_000
@@ -66,6 +66,10 @@ enum MatchingTarget {
     static func run(_ bytes: UnsafeBufferPointer<UInt8>) {
         var c = Choices(bytes: bytes)
         let event = event(&c)
+        let json = event.jsonBytes
+        guard let head = json.withUnsafeBufferPointer({ EventHead.decode(json: $0) }) else {
+            fatalError("EventHead cannot read \(event.json)")
+        }
         let index = SubscriptionIndex()
         let subscribers = [NoSubscriber(), NoSubscriber()]  // one per connection
         var live: [String: [Filter]] = [:]
@@ -75,6 +79,15 @@ enum MatchingTarget {
             let filters = (0..<(1 + c.byte() % 3)).map { _ in filter(&c) }
             for filter in filters where filter.matches(event) != naiveMatches(filter, event) {
                 fatalError("Filter.matches disagrees with the reference: \(filter) on \(event.json)")
+            }
+            // The store checks filters on the stored JSON's head and tags array: it must agree too.
+            for filter in filters {
+                let onJSON = json.withUnsafeBufferPointer { bytes in
+                    filter.matches(head, tags: UnsafeBufferPointer(rebasing: bytes[head.tags]))
+                }
+                if onJSON != naiveMatches(filter, event) {
+                    fatalError("matching on stored JSON disagrees with the reference: \(filter) on \(event.json)")
+                }
             }
             index.add(connection: connection, subscriptionID: id, filters: filters, subscriber: subscribers[i % 2])
             live["\(connection)/\(id)"] = filters

@@ -77,4 +77,13 @@ extension Filter {
     public func matches(_ head: EventHead) -> Bool {
         tags.isEmpty && matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
     }
+
+    /// Whether an event with this head and this stored tags array (`head.tags` of its JSON)
+    /// passes the filter; nil when the tags cannot be read that way (see `matchesTags(json:)`).
+    public func matches(_ head: EventHead, tags json: UnsafeBufferPointer<UInt8>) -> Bool? {
+        guard matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt) else {
+            return false
+        }
+        return matchesTags(json: json)
+    }
 }

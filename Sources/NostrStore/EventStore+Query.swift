@@ -93,15 +93,16 @@ extension EventStore {
         }
     }
 
-    /// The event stored under `serial` if it passes `filter` and has not expired (NIP-40). A
-    /// filter without tag conditions is checked on the event's head, and an event whose tags do
-    /// not mention "expiration" cannot have expired, so most candidates are never decoded.
+    /// The event stored under `serial` if it passes `filter` and has not expired (NIP-40). The
+    /// filter is checked on the event's head and its stored tags array, and an event whose tags
+    /// do not mention "expiration" cannot have expired, so most candidates are never decoded.
     func candidate(_ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, now: Int64) throws -> StoredEvent? {
         try withJSON(txn, serial: serial) { bytes -> StoredEvent? in
-            if filter.tags.isEmpty, let head = EventHead.decode(json: bytes),
-                !Self.mentionsExpiration(UnsafeBufferPointer(rebasing: bytes[head.tags]))
-            {
-                return filter.matches(head) ? StoredEvent(head: head, json: Array(bytes), serial: serial) : nil
+            if let head = EventHead.decode(json: bytes) {
+                let tags = UnsafeBufferPointer(rebasing: bytes[head.tags])
+                if !Self.mentionsExpiration(tags), let matches = filter.matches(head, tags: tags) {
+                    return matches ? StoredEvent(head: head, json: Array(bytes), serial: serial) : nil
+                }
             }
             guard let event = Event.decode(json: bytes), filter.matches(event) else { return nil }
             if let expiration = event.expiration, expiration <= now { return nil }

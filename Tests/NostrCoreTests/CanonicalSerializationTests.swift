@@ -148,4 +148,51 @@ final class CanonicalSerializationTests: XCTestCase {
             XCTAssertNil(Array(bad.utf8).withUnsafeBufferPointer { EventHead.decode(json: $0) }, bad)
         }
     }
+
+    func testTagConditionsCheckedOnTheStoredJSONAgreeWithTheDecodedEvent() {
+        let long = String(repeating: "ab", count: 32)
+        let event = Event(
+            id: Bytes32(w0: 1, w1: 2, w2: 3, w3: 4), pubkey: Bytes32(w0: 5, w1: 6, w2: 7, w3: 8),
+            createdAt: 1_700_000_000, kind: 1,
+            tags: [
+                ["e", long, "wss://relay.example.com", "reply"], ["p", "q\"uote\\back"], ["t", "ünï"], ["t"],
+                ["tt", "x"], ["d", "日本"],
+            ],
+            content: "c", sig: Signature64(r: .zero, s: .zero))
+        let json = event.jsonBytes
+        let head = json.withUnsafeBufferPointer { EventHead.decode(json: $0) }!
+        func condition(_ name: String, _ values: Set<String>) -> Filter.TagCondition {
+            .init(name: name.utf8.first!, values: values)
+        }
+        let many = Set((0..<20).map { "v\($0)" })
+        let cases: [(Filter, Bool)] = [
+            (Filter(tags: [condition("e", [long])]), true),
+            (Filter(tags: [condition("e", ["wss://relay.example.com"])]), false),  // only the first value counts
+            (Filter(tags: [condition("p", ["q\"uote\\back"])]), true),  // escaped in the JSON
+            (Filter(tags: [condition("p", ["q\"uote"])]), false),
+            (Filter(tags: [condition("t", ["ünï", "x"])]), true),
+            (Filter(tags: [condition("t", ["ün"])]), false),
+            (Filter(tags: [condition("d", ["日本"]), condition("e", [long])]), true),
+            (Filter(tags: [condition("d", ["日本"]), condition("e", ["other"])]), false),  // every condition
+            (Filter(tags: [condition("x", ["x"])]), false),  // "tt" is not the letter t
+            (Filter(tags: [condition("e", many.union([long]))]), true),  // a long set, looked up by String
+            (Filter(tags: [condition("e", many)]), false),
+            (Filter(tags: [condition("p", many.union(["q\"uote\\back"]))]), true),
+            (Filter(kinds: [2], tags: [condition("e", [long])]), false),  // fields still count
+        ]
+        for (filter, expected) in cases {
+            XCTAssertEqual(filter.matches(event), expected, "\(filter)")
+            let onJSON = json.withUnsafeBufferPointer {
+                filter.matches(head, tags: UnsafeBufferPointer(rebasing: $0[head.tags]))
+            }
+            XCTAssertEqual(onJSON, expected, "\(filter)")
+        }
+        // Bytes that are not an array of string arrays: the caller must decode instead.
+        let filter = Filter(tags: [condition("t", ["x"])])
+        for bad in [#"[["t",1]]"#, #"{"t":"x"}"#, #"[["t","x"]"#, #"[[1]]"#, #"[["\u0074","x"]]"#] {
+            XCTAssertNil(Array(bad.utf8).withUnsafeBufferPointer { filter.matchesTags(json: $0) }, bad)
+        }
+        XCTAssertEqual(Array("[]".utf8).withUnsafeBufferPointer { filter.matchesTags(json: $0) }, false)
+        XCTAssertEqual(Array(#"[["t","x"]]"#.utf8).withUnsafeBufferPointer { Filter().matchesTags(json: $0) }, true)
+    }
 }

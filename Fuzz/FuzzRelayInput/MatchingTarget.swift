@@ -40,7 +40,7 @@ enum MatchingTarget {
         }
         return Event(
             id: c.pick(keys), pubkey: c.pick(keys), createdAt: base + Int64(c.byte() % 8), kind: c.pick(kinds),
-            tags: tags, content: "", sig: Signature64(r: .zero, s: .zero))
+            tags: Tags(tags), content: "", sig: Signature64(r: .zero, s: .zero))
     }
 
     static func filter(_ c: inout Choices) -> Filter {

@@ -4,12 +4,12 @@ public struct Event: Sendable, Equatable {
     public var pubkey: Bytes32
     public var createdAt: Int64
     public var kind: UInt16
-    public var tags: [[String]]
+    public var tags: Tags
     public var content: String
     public var sig: Signature64
 
     public init(
-        id: Bytes32, pubkey: Bytes32, createdAt: Int64, kind: UInt16, tags: [[String]], content: String,
+        id: Bytes32, pubkey: Bytes32, createdAt: Int64, kind: UInt16, tags: Tags, content: String,
         sig: Signature64
     ) {
         self.id = id
@@ -25,7 +25,7 @@ public struct Event: Sendable, Equatable {
 
     /// The value of the first `d` tag, or "" when there is none (NIP-01 addressable events).
     public var dTag: String {
-        for tag in tags where tag.count >= 1 && tag[0] == "d" {
+        for tag in tags where tag.singleLetterName == UInt8(ascii: "d") {
             return tag.count >= 2 ? tag[1] : ""
         }
         return ""
@@ -33,7 +33,7 @@ public struct Event: Sendable, Equatable {
 
     /// The NIP-40 expiration timestamp, if the event carries a valid one.
     public var expiration: Int64? {
-        for tag in tags where tag.count >= 2 && tag[0] == "expiration" {
+        for tag in tags where tag.count >= 2 && tag.field(0, equals: "expiration") {
             return Int64(tag[1])
         }
         return nil
@@ -41,26 +41,24 @@ public struct Event: Sendable, Equatable {
 
     /// True when the event carries the NIP-70 `["-"]` tag.
     public var isProtected: Bool {
-        tags.contains { $0.count == 1 && $0[0] == "-" }
+        tags.contains { $0.count == 1 && $0.singleLetterName == UInt8(ascii: "-") }
     }
 
-    /// Calls `body` for every single-letter tag's name and first value, the pairs relays index.
+    /// Calls `body` for every single-letter tag's name and the bytes of its first value, the
+    /// pairs relays index.
     @inlinable
-    public func forEachIndexedTag(_ body: (UInt8, String) -> Void) {
+    public func forEachIndexedTag(_ body: (UInt8, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
         for tag in tags where tag.count >= 2 {
-            let name = tag[0].utf8
-            if name.count == 1, let c = name.first, TagName.isIndexable(c) {
-                body(c, tag[1])
+            if let c = tag.singleLetterName, TagName.isIndexable(c) {
+                try tag.withField(1) { try body(c, $0) }
             }
         }
     }
 
-    public func hasTag(name: UInt8, value: String) -> Bool {
-        for tag in tags where tag.count >= 2 {
-            let n = tag[0].utf8
-            if n.count == 1, n.first == name, tag[1] == value { return true }
-        }
-        return false
+    /// The first value of the first tag called `name`, e.g. NIP-42's `challenge` and `relay`.
+    public func firstValue(ofTag name: String) -> String? {
+        for tag in tags where tag.count >= 2 && tag.field(0, equals: name) { return tag[1] }
+        return nil
     }
 }
 

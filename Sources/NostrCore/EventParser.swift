@@ -7,7 +7,7 @@ enum EventParser {
         var sig: Signature64?
         var createdAt: Int64?
         var kind: UInt16?
-        var tags: [[String]]?
+        var tags: Tags?
         var content: String?
         var problem: String?
         var seen = 0 as UInt8
@@ -111,39 +111,53 @@ enum EventParser {
     }
 
     /// `[[string, ...], ...]` with every inner array non-empty; nil (value skipped) otherwise.
-    private static func readTags(_ s: inout JSONScanner) throws(JSONScanner.Failure) -> [[String]]? {
+    /// A first pass checks the shape and counts tags, fields and bytes, so that the second can
+    /// decode into buffers of the right size: two allocations for all the tags.
+    private static func readTags(_ s: inout JSONScanner) throws(JSONScanner.Failure) -> Tags? {
         guard s.peek() == UInt8(ascii: "[") else {
             try s.skipValue(depth: 1)
             return nil
         }
         let start = s.position
+        var tagCount = 0
+        var fieldCount = 0
+        var byteCount = 0
         s.position += 1
-        var tags: [[String]] = []
-        if s.consume(UInt8(ascii: "]")) { return tags }
-        tags.reserveCapacity(4)
-        repeat {
-            guard s.peek() == UInt8(ascii: "["), case let tagStart = s.position else {
-                return try skipFrom(start, &s)
-            }
-            s.position += 1
-            var tag: [String] = []
-            tag.reserveCapacity(4)
-            if s.consume(UInt8(ascii: "]")) {
-                s.position = tagStart
-                return try skipFrom(start, &s)
-            }
+        if !s.consume(UInt8(ascii: "]")) {
             repeat {
+                guard s.peek() == UInt8(ascii: "[") else { return try skipFrom(start, &s) }
+                s.position += 1
                 guard s.peek() == UInt8(ascii: "\"") else { return try skipFrom(start, &s) }
-                tag.append(try s.readString())
+                repeat {
+                    guard s.peek() == UInt8(ascii: "\"") else { return try skipFrom(start, &s) }
+                    byteCount += try s.readRawString().range.count
+                    fieldCount += 1
+                } while s.consume(UInt8(ascii: ","))
+                try s.expect(UInt8(ascii: "]"))
+                tagCount += 1
             } while s.consume(UInt8(ascii: ","))
             try s.expect(UInt8(ascii: "]"))
-            tags.append(tag)
-        } while s.consume(UInt8(ascii: ","))
-        try s.expect(UInt8(ascii: "]"))
+        }
+        let end = s.position
+        var tags = Tags(reservingBytes: byteCount, tags: tagCount, fields: fieldCount)
+        s.position = start + 1
+        while tagCount > 0 {
+            _ = s.consume(UInt8(ascii: ","))
+            try s.expect(UInt8(ascii: "["))
+            let header = tags.beginTag()
+            repeat {
+                let (range, escaped) = try s.readRawString()
+                try s.appendDecodedString(range: range, escaped: escaped, to: &tags.bytes)
+                tags.endField(of: header)
+            } while s.consume(UInt8(ascii: ","))
+            try s.expect(UInt8(ascii: "]"))
+            tagCount -= 1
+        }
+        s.position = end
         return tags
     }
 
-    private static func skipFrom(_ start: Int, _ s: inout JSONScanner) throws(JSONScanner.Failure) -> [[String]]? {
+    private static func skipFrom(_ start: Int, _ s: inout JSONScanner) throws(JSONScanner.Failure) -> Tags? {
         s.position = start
         try s.skipValue(depth: 1)
         return nil

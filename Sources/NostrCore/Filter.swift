@@ -9,6 +9,17 @@ public struct Filter: Sendable, Equatable {
             self.name = name
             self.values = values
         }
+
+        /// Whether field `i` of `tag` is one of the values (a short set is compared byte by byte,
+        /// a long one looked up by a `String` of the field).
+        @inlinable
+        public func contains(_ tag: Tag, field i: Int) -> Bool {
+            if values.count <= 8 {
+                for value in values where tag.field(i, equals: value) { return true }
+                return false
+            }
+            return values.contains(tag[i])
+        }
     }
 
     public var ids: [Bytes32]?
@@ -50,9 +61,8 @@ public struct Filter: Sendable, Equatable {
         }
         for condition in tags {
             var found = false
-            for tag in event.tags where tag.count >= 2 {
-                let n = tag[0].utf8
-                if n.count == 1, n.first == condition.name, condition.values.contains(tag[1]) {
+            for tag in event.tags where tag.count >= 2 && tag.singleLetterName == condition.name {
+                if condition.contains(tag, field: 1) {
                     found = true
                     break
                 }

@@ -111,6 +111,31 @@ public struct JSONScanner {
         return decoded
     }
 
+    /// Appends the string at `range` to `out` with its escapes decoded, checking its UTF-8.
+    /// Decodes in place after a copy of the raw bytes: an escape never decodes to more bytes
+    /// than it takes, so the write position never passes the read position.
+    func appendDecodedString(range: Range<Int>, escaped: Bool, to out: inout [UInt8]) throws(Failure) {
+        let start = out.count
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[range]))
+        var length = range.count
+        if escaped {
+            var failure: Failure?
+            length = out.withUnsafeMutableBufferPointer { buffer in
+                let field = UnsafeMutableBufferPointer(rebasing: buffer[start...])
+                do throws(Failure) {
+                    return try Self.unescape(UnsafeBufferPointer(field), into: field)
+                } catch {
+                    failure = error
+                    return 0
+                }
+            }
+            if let failure { throw failure }
+            out.removeLast(range.count - length)
+        }
+        let valid = out.withUnsafeBufferPointer { Self.isValidUTF8(UnsafeBufferPointer(rebasing: $0[start...])) }
+        guard valid else { throw .syntax("invalid UTF-8 in string") }
+    }
+
     /// Writes `raw` with its JSON escapes decoded into `out` (at least `raw.count` bytes) and
     /// returns the length written.
     private static func unescape(

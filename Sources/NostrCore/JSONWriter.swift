@@ -81,16 +81,25 @@ public enum JSONWriter {
         out.append(UInt8(ascii: "\""))
     }
 
-    public static func appendTags(_ tags: [[String]], to out: inout [UInt8], mode: Mode) {
+    public static func appendTags(_ tags: Tags, to out: inout [UInt8], mode: Mode) {
         out.append(UInt8(ascii: "["))
-        for (i, tag) in tags.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "["))
-            for (j, item) in tag.enumerated() {
-                if j > 0 { out.append(UInt8(ascii: ",")) }
-                appendString(item, to: &out, mode: mode)
+        tags.bytes.withUnsafeBufferPointer { bytes in
+            let layout = tags.layout
+            var h = 0
+            while h < layout.count {
+                if h > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "["))
+                let fields = Int(layout[h])
+                for j in 0..<fields {
+                    if j > 0 { out.append(UInt8(ascii: ",")) }
+                    let range = Int(layout[h + 1 + j])..<Int(layout[h + 2 + j])
+                    out.append(UInt8(ascii: "\""))
+                    appendEscaped(UnsafeBufferPointer(rebasing: bytes[range]), to: &out, mode: mode)
+                    out.append(UInt8(ascii: "\""))
+                }
+                out.append(UInt8(ascii: "]"))
+                h += 2 + fields
             }
-            out.append(UInt8(ascii: "]"))
         }
         out.append(UInt8(ascii: "]"))
     }
@@ -116,12 +125,10 @@ extension Event {
     @inlinable
     public var estimatedJSONSize: Int {
         // The fixed part is 345 bytes with a 10-digit created_at and a 5-digit kind.
-        var size = 360 + content.utf8.count + content.utf8.count / 8
-        for tag in tags {
-            size += 3
-            for item in tag { size += item.utf8.count + 3 }
-        }
-        return size
+        // Each tag and field adds at most 3 bytes of brackets, quotes and commas; `layout` has
+        // more entries than tags and fields together.
+        360 + content.utf8.count + content.utf8.count / 8 + tags.bytes.count + tags.bytes.count / 8 + 3
+            * tags.layout.count
     }
 
     public var canonicalBytes: [UInt8] {

@@ -89,7 +89,7 @@ public final class Signer: @unchecked Sendable {
     }
 
     /// Builds and signs an event with the given fields.
-    public func event(kind: UInt16, content: String, tags: [[String]] = [], createdAt: Int64) -> Event {
+    public func event(kind: UInt16, content: String, tags: Tags = [], createdAt: Int64) -> Event {
         var event = Event(
             id: .zero, pubkey: publicKey, createdAt: createdAt, kind: kind, tags: tags, content: content,
             sig: Signature64(r: .zero, s: .zero))

@@ -11,7 +11,7 @@ public func naiveMatches(_ filter: Filter, _ event: Event) -> Bool {
     if let until = filter.until, event.createdAt > until { return false }
     for condition in filter.tags {
         let name = String(UnicodeScalar(condition.name))
-        let found = event.tags.contains { tag in
+        let found = event.tags.arrays.contains { tag in
             tag.count >= 2 && tag[0] == name && condition.values.contains(tag[1])
         }
         if !found { return false }

@@ -50,14 +50,16 @@ extension EventStore {
     /// come back; `a` tags delete every version up to the request's created_at.
     func applyDeletion(_ txn: LMDBTransaction, _ deletion: Event) throws {
         for tag in deletion.tags where tag.count >= 2 {
-            if tag[0] == "e", let target = Bytes32(hex: tag[1]) {
+            if tag.singleLetterName == UInt8(ascii: "e"), let target = tag.withField(1, { Bytes32(hex: $0) }) {
                 if let stored = try load(txn, id: target), stored.loaded.pubkey == deletion.pubkey,
                     stored.loaded.kind != Kinds.deletion
                 {
                     try remove(txn, stored)
                 }
                 try txn.put(dbs.tombstone, IndexKeys.tombstone(id: target, pubkey: deletion.pubkey), [])
-            } else if tag[0] == "a", let (kind, pubkey, d) = Self.parseAddress(tag[1]), pubkey == deletion.pubkey {
+            } else if tag.singleLetterName == UInt8(ascii: "a"), let (kind, pubkey, d) = Self.parseAddress(tag[1]),
+                pubkey == deletion.pubkey
+            {
                 let kindClass = KindClass(kind: kind)
                 guard kindClass == .replaceable || kindClass == .addressable else { continue }
                 let address = IndexKeys.address(pubkey: pubkey, kind: kind, d: kindClass == .addressable ? d : "")

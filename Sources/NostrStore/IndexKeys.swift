@@ -123,18 +123,28 @@ enum IndexKeys {
         suffix(&scratch)
         try body(dbs.authorKind, scratch)
 
+        // One entry per distinct (letter, value): a repeated tag adds no second key.
         let tags = event.tags
-        for i in tags.indices {
-            guard let name = indexedName(tags[i]) else { continue }
+        var i = tags.startIndex
+        while i != tags.endIndex {
+            let tag = tags[i]
+            let start = i
+            i = tags.index(after: i)
+            guard let name = indexedName(tag) else { continue }
             var repeated = false
-            for j in 0..<i where indexedName(tags[j]) == name && tags[j][1] == tags[i][1] {
-                repeated = true
-                break
+            var j = tags.startIndex
+            while j != start {
+                let other = tags[j]
+                if indexedName(other) == name && other.field(1, equals: tag, field: 1) {
+                    repeated = true
+                    break
+                }
+                j = tags.index(after: j)
             }
             if repeated { continue }
             scratch.removeAll(keepingCapacity: true)
             scratch.append(name)
-            appendValueKey(tags[i][1], to: &scratch)
+            tag.withField(1) { appendValueKey($0, to: &scratch) }
             suffix(&scratch)
             try body(dbs.tag, scratch)
         }
@@ -156,10 +166,8 @@ enum IndexKeys {
 
     /// The tag's single-letter name when NIP-01 says it is indexed.
     @inline(__always)
-    static func indexedName(_ tag: [String]) -> UInt8? {
-        guard tag.count >= 2 else { return nil }
-        let name = tag[0].utf8
-        guard name.count == 1, let c = name.first, TagName.isIndexable(c) else { return nil }
+    static func indexedName(_ tag: Tag) -> UInt8? {
+        guard tag.count >= 2, let c = tag.singleLetterName, TagName.isIndexable(c) else { return nil }
         return c
     }
 
@@ -169,23 +177,25 @@ enum IndexKeys {
     /// other value by the first 16 bytes of its SHA-256. Equal values always get equal keys;
     /// different values may share one, which costs a lookup, not a wrong answer, because the
     /// query engine checks every event it loads against the filter.
-    static func appendValueKey(_ value: String, to out: inout [UInt8]) {
+    static func appendValueKey(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         // Addresses (pubkey, kind, d) use `appendValueHash`: there two values sharing a key would
         // make one event replace another.
-        var v = value
-        v.withUTF8 { bytes in
-            if bytes.count == 64, let decoded = Bytes32(hex: bytes) {
-                append(decoded.w0, to: &out)
-                append(decoded.w1, to: &out)
-            } else if bytes.count <= 15 {
-                out.append(UInt8(bytes.count))
-                out.append(contentsOf: bytes)
-                out.append(contentsOf: repeatElement(0, count: 15 - bytes.count))
-            } else {
-                let digest = EventID.sha256(UnsafeRawBufferPointer(bytes))
-                append(digest.w0, to: &out)
-                append(digest.w1, to: &out)
-            }
+        if bytes.count == 64, let decoded = Bytes32(hex: bytes) {
+            append(decoded.w0, to: &out)
+            append(decoded.w1, to: &out)
+        } else if bytes.count <= 15 {
+            out.append(UInt8(bytes.count))
+            out.append(contentsOf: bytes)
+            out.append(contentsOf: repeatElement(0, count: 15 - bytes.count))
+        } else {
+            let digest = EventID.sha256(UnsafeRawBufferPointer(bytes))
+            append(digest.w0, to: &out)
+            append(digest.w1, to: &out)
         }
+    }
+
+    static func appendValueKey(_ value: String, to out: inout [UInt8]) {
+        var v = value
+        v.withUTF8 { appendValueKey($0, to: &out) }
     }
 }

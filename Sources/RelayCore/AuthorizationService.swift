@@ -65,9 +65,9 @@ public struct AuthorizationService: Sendable {
         guard abs(event.createdAt - now) <= limits.authWindow else {
             return .failure(.invalid("AUTH event created_at is too far from the current time"))
         }
-        let challenge = event.tags.first { $0.count >= 2 && $0[0] == "challenge" }?[1]
+        let challenge = event.firstValue(ofTag: "challenge")
         guard challenge == auth.challenge else { return .failure(.invalid("AUTH challenge does not match")) }
-        guard let relay = event.tags.first(where: { $0.count >= 2 && $0[0] == "relay" })?[1] else {
+        guard let relay = event.firstValue(ofTag: "relay") else {
             return .failure(.invalid("AUTH event has no relay tag"))
         }
         guard Self.sameRelay(relay, relayURL) else { return .failure(.invalid("AUTH relay tag is for another relay")) }

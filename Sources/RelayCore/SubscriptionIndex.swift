@@ -21,9 +21,26 @@ public final class SubscriptionIndex: Sendable {
         let filter: Int
     }
 
+    /// A tag name and a digest of the value's bytes, so that an event's tag values are looked
+    /// up without building strings. Two values with one digest only cost a filter check: every
+    /// candidate is matched against its filter.
     struct TagKey: Hashable {
         let name: UInt8
-        let value: String
+        let digest: Int
+        let count: Int
+
+        init(name: UInt8, value: UnsafeBufferPointer<UInt8>) {
+            var hasher = Hasher()
+            hasher.combine(bytes: UnsafeRawBufferPointer(value))
+            self.name = name
+            digest = hasher.finalize()
+            count = value.count
+        }
+
+        init(name: UInt8, value: String) {
+            var value = value
+            self = value.withUTF8 { TagKey(name: name, value: $0) }
+        }
     }
 
     struct Entry {

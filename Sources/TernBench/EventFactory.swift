@@ -94,7 +94,7 @@ struct EventFactory: Sendable {
             }
         }
         content += " #\(i) \(runTag)"
-        let event = signer.event(kind: kind, content: content, tags: tags, createdAt: createdAt)
+        let event = signer.event(kind: kind, content: content, tags: Tags(tags), createdAt: createdAt)
         var message = Array(#"["EVENT","#.utf8)
         event.appendJSON(to: &message)
         message.append(UInt8(ascii: "]"))

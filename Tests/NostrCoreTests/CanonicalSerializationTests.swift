@@ -28,7 +28,7 @@ final class CanonicalSerializationTests: XCTestCase {
         ]
         for (createdAt, kind, tags, content, expected) in cases {
             let event = Event(
-                id: .zero, pubkey: pk, createdAt: createdAt, kind: kind, tags: tags, content: content,
+                id: .zero, pubkey: pk, createdAt: createdAt, kind: kind, tags: Tags(tags), content: content,
                 sig: Signature64(r: .zero, s: .zero))
             XCTAssertEqual(EventID.compute(event).hex, expected)
         }

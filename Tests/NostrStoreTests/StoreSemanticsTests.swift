@@ -7,8 +7,7 @@ final class StoreSemanticsTests: XCTestCase {
     let bob = Bytes32(w0: 2, w1: 2, w2: 2, w3: 2)
     var rng = SeededRandom(seed: 7)
 
-    func event(_ pubkey: Bytes32, _ createdAt: Int64, kind: UInt16, tags: [[String]] = [], id: Bytes32? = nil) -> Event
-    {
+    func event(_ pubkey: Bytes32, _ createdAt: Int64, kind: UInt16, tags: Tags = [], id: Bytes32? = nil) -> Event {
         makeEvent(id: id ?? .random(using: &rng), pubkey: pubkey, createdAt: createdAt, kind: kind, tags: tags)
     }
 

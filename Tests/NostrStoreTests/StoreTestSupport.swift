@@ -83,7 +83,7 @@ final class OutcomeBox: @unchecked Sendable {
 
 /// An event with a given shape; the store does not check signatures, so these carry none.
 func makeEvent(
-    id: Bytes32, pubkey: Bytes32, createdAt: Int64, kind: UInt16, tags: [[String]] = [], content: String = ""
+    id: Bytes32, pubkey: Bytes32, createdAt: Int64, kind: UInt16, tags: Tags = [], content: String = ""
 ) -> Event {
     Event(
         id: id, pubkey: pubkey, createdAt: createdAt, kind: kind, tags: tags, content: content,

@@ -44,7 +44,7 @@ final class DifferentialTests: XCTestCase {
             id: random32(), pubkey: authors.randomElement(using: &rng)!,
             // A narrow time range makes many ties, to check the id tie-break.
             createdAt: base + Int64.random(in: 0..<600, using: &rng), kind: kinds.randomElement(using: &rng)!,
-            tags: tags, content: "c", sig: Signature64(r: .zero, s: .zero))
+            tags: Tags(tags), content: "c", sig: Signature64(r: .zero, s: .zero))
     }
 
     func some<T>(_ pool: [T], _ range: ClosedRange<Int>) -> [T] {

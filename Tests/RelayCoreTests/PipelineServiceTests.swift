@@ -122,7 +122,7 @@ final class AuthorizationServiceTests: XCTestCase {
     ) -> Event {
         var tags = [["challenge", challenge]]
         if let relay { tags.append(["relay", relay]) }
-        return alice.event(kind: kind, content: "", tags: tags, createdAt: at ?? now)
+        return alice.event(kind: kind, content: "", tags: Tags(tags), createdAt: at ?? now)
     }
 
     func testAuthEventVerification() {

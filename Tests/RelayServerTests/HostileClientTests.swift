@@ -140,7 +140,7 @@ final class HostileClientTests: XCTestCase {
 
         // Too many tags: OK false after parsing, before any signature work.
         let tagged = alice.event(
-            kind: 1, content: "tags", tags: Array(repeating: ["t", "x"], count: 2001), createdAt: now)
+            kind: 1, content: "tags", tags: Tags(Array(repeating: ["t", "x"], count: 2001)), createdAt: now)
         hostile.send(tagged.message)
         let tooMany = try await hostile.nextMessage()
         XCTAssertEqual(strings(tooMany), ["OK", tagged.id.hex, "false", "invalid: too many tags (max 2000)"])

@@ -24,7 +24,14 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     private var pausedByBacklog = false
     private var reading = true
 
-    init(channel: Channel, budget: Int, ledger: OutboundLedger) {
+    /// The context of NIO's WebSocket frame encoder: text frames, whose header this transport
+    /// writes itself into room left before the payload, are written from there, past the
+    /// encoder. (The encoder would write each header as a buffer of its own, because the
+    /// payload buffer it is handed is not uniquely referenced.) Nil: frames go through it.
+    private let frameSink: ChannelHandlerContext?
+
+    init(channel: Channel, budget: Int, ledger: OutboundLedger, frameSink: ChannelHandlerContext? = nil) {
+        self.frameSink = frameSink
         self.channel = channel
         self.loop = channel.eventLoop
         self.budget = budget
@@ -116,7 +123,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     func sendEvent(prefix: [UInt8], eventJSON: [UInt8]) {
         guard !closing else { return }
-        var buffer = channel.allocator.buffer(capacity: prefix.count + eventJSON.count + 1)
+        var buffer = frameBuffer(payload: prefix.count + eventJSON.count + 1)
         buffer.writeBytes(prefix)
         buffer.writeBytes(eventJSON)
         buffer.writeInteger(UInt8(ascii: "]"))
@@ -125,9 +132,43 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     private func write(_ text: [UInt8]) {
         guard !closing else { return }
-        var buffer = channel.allocator.buffer(capacity: text.count)
+        var buffer = frameBuffer(payload: text.count)
         buffer.writeBytes(text)
         write(buffer)
+    }
+
+    /// The longest header of a frame the server sends (unmasked, 64-bit length).
+    static let frameHeadroom = 10
+
+    /// An empty buffer for one frame's payload with room before it for the frame header:
+    /// NIO's WebSocket encoder writes the header there, so header and payload go out as one
+    /// buffer instead of a separate header buffer per frame.
+    private func frameBuffer(payload: Int) -> ByteBuffer {
+        var buffer = channel.allocator.buffer(capacity: Self.frameHeadroom + payload)
+        buffer.moveWriterIndex(forwardBy: Self.frameHeadroom)
+        buffer.moveReaderIndex(forwardBy: Self.frameHeadroom)
+        return buffer
+    }
+
+    /// Writes the header of an unmasked, final text frame (RFC 6455 §5.2) into the headroom
+    /// before `buffer`'s payload, and moves the reader index back over it.
+    static func prependTextFrameHeader(_ buffer: inout ByteBuffer) {
+        let length = buffer.readableBytes
+        var start = buffer.readerIndex
+        if length < 126 {
+            start -= 2
+            buffer.setInteger(UInt8(length), at: start + 1)
+        } else if length <= 0xFFFF {
+            start -= 4
+            buffer.setInteger(UInt8(126), at: start + 1)
+            buffer.setInteger(UInt16(length), at: start + 2)
+        } else {
+            start -= 10
+            buffer.setInteger(UInt8(127), at: start + 1)
+            buffer.setInteger(UInt64(length), at: start + 2)
+        }
+        buffer.setInteger(UInt8(0x81), at: start)  // FIN, opcode 1 (text)
+        buffer.moveReaderIndex(to: start)
     }
 
     private func write(_ buffer: ByteBuffer) {
@@ -139,7 +180,13 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
             ledger.add(queued - accounted)
             accounted = queued
         }
-        channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+        if let frameSink, buffer.readerIndex >= Self.frameHeadroom {
+            var frame = buffer
+            Self.prependTextFrameHeader(&frame)
+            frameSink.write(NIOAny(frame), promise: nil)
+        } else {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+        }
         if batching {
             needsFlush = true
         } else if !flushScheduled {

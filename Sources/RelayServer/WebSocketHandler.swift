@@ -28,7 +28,9 @@ final class WebSocketHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let transport = ChannelTransport(channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger)
+        let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        let transport = ChannelTransport(
+            channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: encoder)
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let refusal: String
         switch registry.admit(connectionID, transport, address: address) {

@@ -264,4 +264,37 @@ final class ProtocolTests: XCTestCase {
         let awaited14 = try await ok(other, e)
         XCTAssertTrue(awaited14.0, "other connections keep being served")
     }
+
+    /// The relay writes text frame headers itself (into room before each payload); frames of
+    /// each header size (7-bit, 16-bit and 64-bit lengths) must reach a strict client intact.
+    func testFramesOfEveryLengthEncodingArriveIntact() async throws {
+        var limits = Limits()
+        limits.maxEventSize = 200_000
+        limits.maxContentLength = 200_000
+        limits.maxMessageLength = 400_000
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (live, _) = try await relay.connectReady()
+        live.send(#"["REQ","live",{"kinds":[1]}]"#)
+        let eose = try await live.nextMessage()
+        XCTAssertEqual(eose as? [String], ["EOSE", "live"])
+        let (publisher, _) = try await relay.connectReady()
+        let events = [10, 1_000, 70_000].map { n in
+            alice.event(kind: 1, content: String(repeating: "é", count: n / 2), createdAt: now - Int64(n))
+        }
+        for event in events {
+            let (accepted, message) = try await ok(publisher, event)
+            XCTAssertTrue(accepted, message)
+            let delivered = try await live.nextMessage()
+            XCTAssertEqual(delivered.count, 3)
+            XCTAssertEqual((delivered[2] as? [String: Any])?["content"] as? String, event.content)
+        }
+        // And stored, newest first, as one REQ's answers.
+        let (reader, _) = try await relay.connectReady()
+        reader.send(#"["REQ","stored",{"kinds":[1]}]"#)
+        let answers = try await reader.messages(until: "EOSE")
+        XCTAssertEqual(
+            answers.dropLast().map { ($0[2] as? [String: Any])?["content"] as? String },
+            events.map(\.content), "all three, whole")
+    }
 }

@@ -127,7 +127,6 @@ enum EventParser {
             repeat {
                 guard s.peek() == UInt8(ascii: "[") else { return try skipFrom(start, &s) }
                 s.position += 1
-                guard s.peek() == UInt8(ascii: "\"") else { return try skipFrom(start, &s) }
                 repeat {
                     guard s.peek() == UInt8(ascii: "\"") else { return try skipFrom(start, &s) }
                     byteCount += try s.readRawString().range.count

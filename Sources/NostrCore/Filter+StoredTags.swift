@@ -27,9 +27,14 @@ extension Filter {
                     let letter = s.bytes[name.lowerBound]
                     for (i, condition) in tags.enumerated() where condition.name == letter {
                         let bit = UInt64(1) << UInt64(i)
-                        if satisfied & bit == 0, try Self.contains(condition.values, value, escaped, in: s) {
-                            satisfied |= bit
-                        }
+                        guard satisfied & bit == 0 else { continue }
+                        // An escaped value is decoded; the relay escapes only quotes, backslashes and
+                        // control characters, so this is rare.
+                        let found =
+                            escaped
+                            ? condition.values.contains(try s.decodeString(range: value, escaped: true))
+                            : condition.contains(UnsafeBufferPointer(rebasing: s.bytes[value]))
+                        if found { satisfied |= bit }
                     }
                 }
                 while s.consume(UInt8(ascii: ",")) {
@@ -43,23 +48,5 @@ extension Filter {
             return nil
         }
         return satisfied == all
-    }
-
-    /// Whether `values` holds the JSON string at `range`. A short set is compared byte by byte
-    /// (no allocation); a long one, or an escaped value, is looked up as a decoded `String`.
-    static func contains(
-        _ values: Set<String>, _ range: Range<Int>, _ escaped: Bool, in s: JSONScanner
-    ) throws(JSONScanner.Failure) -> Bool {
-        if !escaped && values.count <= 8 {
-            let raw = UnsafeBufferPointer(rebasing: s.bytes[range])
-            for value in values {
-                let utf8 = value.utf8
-                guard utf8.count == raw.count else { continue }
-                let equal = utf8.withContiguousStorageIfAvailable { $0.elementsEqual(raw) } ?? utf8.elementsEqual(raw)
-                if equal { return true }
-            }
-            return false
-        }
-        return values.contains(try s.decodeString(range: range, escaped: escaped))
     }
 }

@@ -10,15 +10,15 @@ public struct Filter: Sendable, Equatable {
             self.values = values
         }
 
-        /// Whether field `i` of `tag` is one of the values (a short set is compared byte by byte,
-        /// a long one looked up by a `String` of the field).
+        /// Whether the UTF-8 `bytes` are one of the values: a short set is compared byte by byte
+        /// (no allocation), a long one looked up by a `String` of the bytes.
         @inlinable
-        public func contains(_ tag: Tag, field i: Int) -> Bool {
+        public func contains(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
             if values.count <= 8 {
-                for value in values where tag.field(i, equals: value) { return true }
+                for value in values where UTF8Bytes.equal(value, bytes) { return true }
                 return false
             }
-            return values.contains(tag[i])
+            return String(validating: bytes, as: UTF8.self).map(values.contains) ?? false
         }
     }
 
@@ -62,7 +62,7 @@ public struct Filter: Sendable, Equatable {
         for condition in tags {
             var found = false
             for tag in event.tags where tag.count >= 2 && tag.singleLetterName == condition.name {
-                if condition.contains(tag, field: 1) {
+                if tag.withField(1, condition.contains) {
                     found = true
                     break
                 }

@@ -120,13 +120,7 @@ public struct Tag: RandomAccessCollection, Sendable {
     /// Whether field `i` is exactly `value`.
     @inlinable
     public func field(_ i: Int, equals value: String) -> Bool {
-        let r = range(i)
-        let utf8 = value.utf8
-        guard utf8.count == r.count else { return false }
-        return tags.bytes.withUnsafeBufferPointer { all in
-            let field = UnsafeBufferPointer(rebasing: all[r])
-            return utf8.withContiguousStorageIfAvailable { $0.elementsEqual(field) } ?? utf8.elementsEqual(field)
-        }
+        withField(i) { UTF8Bytes.equal(value, $0) }
     }
 
     /// Whether field `i` of this tag and field `j` of `other` hold the same bytes.
@@ -141,5 +135,16 @@ public struct Tag: RandomAccessCollection, Sendable {
         guard endIndex >= 1 else { return nil }
         let r = range(0)
         return r.count == 1 ? tags.bytes[r.lowerBound] : nil
+    }
+}
+
+/// Byte-level comparison of a string with UTF-8 bytes, without building a string.
+@usableFromInline
+enum UTF8Bytes {
+    @inlinable
+    static func equal(_ value: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let utf8 = value.utf8
+        guard utf8.count == bytes.count else { return false }
+        return utf8.withContiguousStorageIfAvailable { $0.elementsEqual(bytes) } ?? utf8.elementsEqual(bytes)
     }
 }

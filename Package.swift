@@ -25,24 +25,34 @@ let package = Package(
             ]
         ),
         .target(
+            name: "EventStorage",
+            dependencies: [
+                "NostrCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "NostrStore",
             dependencies: [
-                "NostrCore", "CLMDB",
+                "NostrCore", "EventStorage", "CLMDB",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "RelayCore",
             dependencies: [
-                "NostrCore", "NostrStore",
+                "NostrCore", "EventStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
             name: "RelayServer",
             dependencies: [
-                "RelayCore", "NostrCore", "NostrStore",
+                "RelayCore", "NostrCore", "EventStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -64,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "tern",
             dependencies: [
-                "RelayServer", "RelayCore", "NostrCore", "NostrStore", "TernBench",
+                "RelayServer", "RelayCore", "NostrCore", "EventStorage", "NostrStore", "TernBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "TernBenchmarks",
             dependencies: [
-                "NostrCore", "NostrStore", "RelayCore",
+                "NostrCore", "EventStorage", "NostrStore", "RelayCore",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -88,11 +98,14 @@ let package = Package(
         ),
         .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore"]),
         .testTarget(name: "TernTests", dependencies: ["tern"]),
-        .testTarget(name: "NostrStoreTests", dependencies: ["NostrStore", "NostrCore"]),
+        .testTarget(name: "NostrStoreTests", dependencies: ["NostrStore", "EventStorage", "NostrCore"]),
+        .testTarget(
+            name: "StorageConformanceTests",
+            dependencies: ["EventStorage", "NostrStore", "NostrCore", "NostrReference"]),
         .testTarget(
             name: "RelayCoreTests",
             dependencies: [
-                "RelayCore", "NostrCore", "NostrStore", "NostrReference",
+                "RelayCore", "NostrCore", "EventStorage", "NostrStore", "NostrReference",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
         .testTarget(

@@ -1,3 +1,4 @@
+import EventStorage
 import Foundation
 import Logging
 import NostrCore
@@ -51,16 +52,16 @@ enum Fixtures {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tern-bench-\(UUID().uuidString)").path
         let logger = Logger(label: "bench")
         let store = try EventStore(path: path, options: StoreOptions(mapSize: 32 << 30), logger: logger)
-        let writer = EventWriter(store: store, clock: { 1_700_000_000 }, logger: logger)
+        let writer = EventWriter(storage: store, clock: { 1_700_000_000 }, logger: logger)
         writer.start()
         return (store, writer, path)
     }
 
     /// Writes events through the writer and waits until all are committed.
     static func write(_ events: ArraySlice<Event>, _ writer: EventWriter) {
-        let done = Committed()
+        let done = CommitCounter()
         for e in events {
-            while !writer.submit(e, json: e.jsonBytes, requester: done) { usleep(200) }
+            while !writer.submit(Write.byKind(e), requester: done) { usleep(200) }
         }
         for _ in events { done.semaphore.wait() }
     }
@@ -107,14 +108,14 @@ final class IngestFixture: WriteRequester, @unchecked Sendable {
         guard case .event(let event)? = try? ClientMessage.parse(messages[next]),
             case .success(let valid) = validation.validate(event, now: 1_700_000_000, scratch: &scratch)
         else { fatalError("fixture event rejected") }
-        let accepted = writer.submit(valid.event, json: valid.json, requester: self)
+        let accepted = writer.submit(Write(.insert, valid.event, json: valid.json), requester: self)
         precondition(accepted, "writer inbox full")
         done.wait()
         next += 1
     }
 
-    func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) {
-        precondition(outcome == .saved, "fixture event not saved: \(outcome)")
+    func written(_ committed: Committed) {
+        precondition(committed.outcome == .saved, "fixture event not saved: \(committed.outcome)")
         done.signal()
     }
 
@@ -131,8 +132,8 @@ final class IngestFixture: WriteRequester, @unchecked Sendable {
 }
 
 /// Signals a semaphore for every committed event (the requester of `Fixtures.write`).
-final class Committed: WriteRequester {
+final class CommitCounter: WriteRequester {
     let semaphore = DispatchSemaphore(value: 0)
 
-    func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) { semaphore.signal() }
+    func written(_ committed: Committed) { semaphore.signal() }
 }

@@ -1,4 +1,5 @@
 import Benchmark
+import EventStorage
 import Foundation
 import NostrCore
 import NostrStore
@@ -54,7 +55,7 @@ func queryBenchmarks() {
             let store = LargeStore.shared.store()
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
-                let found = try! store.query([filter], defaultLimit: 50, now: 1_700_000_000)
+                let found = try! store.fetch([filter], defaultLimit: 50, now: 1_700_000_000)
                 precondition(found.count == 50)
                 blackHole(found)
             }

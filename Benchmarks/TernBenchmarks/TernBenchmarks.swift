@@ -70,13 +70,6 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("serialize_event_for_fanout") { benchmark in
-        let json = Fixtures.note.jsonBytes
-        for _ in benchmark.scaledIterations {
-            blackHole(RelayMessage.event(subscriptionID: "subscription-1", eventJSON: json))
-        }
-    }
-
     Benchmark("event_to_stored_JSON") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(Fixtures.note.jsonBytes)
@@ -124,5 +117,5 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 final class NullSubscriber: Subscriber {
-    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String]) {}
+    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {}
 }

@@ -11,7 +11,7 @@ public enum ClientMessageError: Error, Equatable {
     /// Not a message at all (bad JSON, not an array, unknown verb): answered with a NOTICE.
     case malformed(String)
     /// An EVENT or AUTH whose event is unacceptable; answered with OK false when the id is known.
-    case invalidEvent(id: Bytes32?, reason: String, isAuth: Bool)
+    case invalidEvent(id: Bytes32?, reason: String)
     /// A REQ the relay refuses: answered with CLOSED.
     case invalidFilter(subscriptionID: String, rejection: Rejection)
 }
@@ -73,9 +73,9 @@ extension ClientMessage {
             if isAuth && s.peek() == UInt8(ascii: "\"") {
                 throw .malformed("AUTH from a client carries a signed event")
             }
-            let event = try EventParser.parse(&s, isAuth: isAuth)
+            let event = try EventParser.parse(&s)
             message = isAuth ? .auth(event) : .event(event)
-            try finish(&s, verb: verb, id: event.id, isAuth: isAuth)
+            try finish(&s, verb: verb, id: event.id)
         case "REQ":
             let subID = try readSubscriptionID(&s, verb: verb, limits: limits)
             var filters: [Filter] = []
@@ -103,15 +103,15 @@ extension ClientMessage {
         return message
     }
 
-    private static func finish(_ s: inout JSONScanner, verb: String, id: Bytes32, isAuth: Bool)
+    private static func finish(_ s: inout JSONScanner, verb: String, id: Bytes32)
         throws(ClientMessageError)
     {
         do {
             try s.expect(UInt8(ascii: "]"))
         } catch {
-            throw .invalidEvent(id: id, reason: "\(verb) takes exactly one event", isAuth: isAuth)
+            throw .invalidEvent(id: id, reason: "\(verb) takes exactly one event")
         }
-        guard s.atEnd else { throw .invalidEvent(id: id, reason: "trailing data after message", isAuth: isAuth) }
+        guard s.atEnd else { throw .invalidEvent(id: id, reason: "trailing data after message") }
     }
 
     private static func readSubscriptionID(_ s: inout JSONScanner, verb: String, limits: ParseLimits)

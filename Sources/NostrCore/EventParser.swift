@@ -1,7 +1,7 @@
 /// Reads an event object field by field. A bad field does not stop the scan, so that the id can
 /// still be reported in the OK answer; the first problem found is the reason given.
 enum EventParser {
-    static func parse(_ s: inout JSONScanner, isAuth: Bool) throws(ClientMessageError) -> Event {
+    static func parse(_ s: inout JSONScanner) throws(ClientMessageError) -> Event {
         var id: Bytes32?
         var pubkey: Bytes32?
         var sig: Signature64?
@@ -12,7 +12,7 @@ enum EventParser {
         var problem: String?
         var seen = 0 as UInt8
 
-        func fail(_ why: String) -> ClientMessageError { .invalidEvent(id: id, reason: why, isAuth: isAuth) }
+        func fail(_ why: String) -> ClientMessageError { .invalidEvent(id: id, reason: why) }
 
         do {
             guard s.peek() == UInt8(ascii: "{") else { throw fail("event must be a JSON object") }
@@ -167,7 +167,7 @@ extension Event {
     /// Reads an event from its JSON object form (as stored). Nil when it is not a valid event.
     public static func decode(json: UnsafeBufferPointer<UInt8>) -> Event? {
         var s = JSONScanner(json)
-        return try? EventParser.parse(&s, isAuth: false)
+        return try? EventParser.parse(&s)
     }
 
     public static func decode(json: [UInt8]) -> Event? {

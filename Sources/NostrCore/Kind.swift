@@ -17,5 +17,9 @@ public enum KindClass: Sendable, Equatable {
 
 public enum Kinds {
     public static let deletion: UInt16 = 5
+    /// NIP-62 request to vanish.
+    public static let vanish: UInt16 = 62
+    /// NIP-59 gift wrap.
+    public static let giftWrap: UInt16 = 1059
     public static let auth: UInt16 = 22242
 }

@@ -55,14 +55,4 @@ public enum RelayMessage {
         JSONWriter.appendString(subscriptionID, to: &out, mode: .output)
         out.append(UInt8(ascii: ","))
     }
-
-    /// A whole `["EVENT","<subid>",<event>]` frame around already serialized event JSON.
-    public static func event(subscriptionID: String, eventJSON: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(eventJSON.count + subscriptionID.utf8.count + 16)
-        appendEventPrefix(subscriptionID: subscriptionID, to: &out)
-        out.append(contentsOf: eventJSON)
-        out.append(UInt8(ascii: "]"))
-        return out
-    }
 }

@@ -28,8 +28,10 @@ struct Databases: Sendable {
     let expiration: MDBDatabase
     /// store metadata (schema version)
     let meta: MDBDatabase
+    /// pubkey → created_at of its newest NIP-62 request to vanish
+    let vanished: MDBDatabase
 
-    static let count: UInt32 = 12
+    static let count: UInt32 = 13
 
     init(_ txn: LMDBTransaction) throws {
         events = try txn.open("events", create: true)
@@ -44,5 +46,6 @@ struct Databases: Sendable {
         addressTombstone = try txn.open("address_tombstone", create: true)
         expiration = try txn.open("expiration", create: true)
         meta = try txn.open("meta", create: true)
+        vanished = try txn.open("vanished", create: true)
     }
 }

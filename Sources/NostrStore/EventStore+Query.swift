@@ -1,25 +1,25 @@
+import EventStorage
 import NostrCore
 
 extension EventStore {
-    /// Answers a REQ's initial query: the union of each filter's newest matches (each filter's
-    /// own limit applies), newest first, ties by lowest id. Expired events are left out.
-    public func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> [StoredEvent] {
-        try read { txn in
-            var seen = Set<Bytes32>()
-            var all: [StoredEvent] = []
-            for filter in filters {
-                for found in try query(txn, filter, limit: filter.limit ?? defaultLimit, now: now)
-                where seen.insert(found.id).inserted {
-                    all.append(found)
-                }
-            }
-            if filters.count > 1 { all.sort(by: Self.newestFirst) }
-            return all
-        }
+    public func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> any StorageQuery {
+        try LMDBQuery(store: self, filters: filters, defaultLimit: defaultLimit, now: now, mode: .events)
     }
 
-    static func newestFirst(_ a: StoredEvent, _ b: StoredEvent) -> Bool {
-        a.createdAt != b.createdAt ? a.createdAt > b.createdAt : a.id < b.id
+    public func count(_ filters: [Filter], now: Int64) throws -> Int {
+        let query = try LMDBQuery(store: self, filters: filters, defaultLimit: Int.max, now: now, mode: .count)
+        defer { query.cancel() }
+        while try !query.advance(steps: 1 << 20) {}
+        return query.counted
+    }
+
+    public func items(_ filter: Filter, now: Int64) throws -> [SyncItem] {
+        var filter = filter
+        filter.limit = nil
+        let query = try LMDBQuery(store: self, filters: [filter], defaultLimit: Int.max, now: now, mode: .items)
+        defer { query.cancel() }
+        while try !query.advance(steps: 1 << 20) {}
+        return query.items.sorted()
     }
 
     /// Which index serves a filter, and the key prefixes to walk in it.
@@ -28,86 +28,67 @@ extension EventStore {
         case index(MDBDatabase, [[UInt8]])
     }
 
-    func plan(_ filter: Filter) -> Plan {
-        if let ids = filter.ids { return .ids(ids) }
+    /// The indexes that could serve `filter`, the one expected to be cheapest first when no
+    /// count tells them apart: `author_kind`, `author`, each tag condition, `kind`, `created`.
+    func candidatePlans(_ filter: Filter) -> [Plan] {
+        if let ids = filter.ids { return [.ids(ids)] }
+        var plans: [Plan] = []
         if let authors = filter.authors {
             if let kinds = filter.kinds, authors.count * kinds.count <= 1000 {
-                return .index(dbs.authorKind, authors.flatMap { a in kinds.map { IndexKeys.authorKindPrefix(a, $0) } })
+                plans.append(
+                    .index(dbs.authorKind, authors.flatMap { a in kinds.map { IndexKeys.authorKindPrefix(a, $0) } }))
+            } else {
+                plans.append(.index(dbs.author, authors.map(IndexKeys.authorPrefix)))
             }
-            return .index(dbs.author, authors.map(IndexKeys.authorPrefix))
         }
-        if let condition = filter.tags.min(by: { $0.values.count < $1.values.count }) {
-            return .index(dbs.tag, condition.values.map { IndexKeys.tagPrefix(condition.name, $0) })
+        for condition in filter.tags.sorted(by: { $0.values.count < $1.values.count }) {
+            plans.append(.index(dbs.tag, condition.values.sorted().map { IndexKeys.tagPrefix(condition.name, $0) }))
         }
-        if let kinds = filter.kinds { return .index(dbs.kind, kinds.map(IndexKeys.kindPrefix)) }
-        return .index(dbs.created, [[]])
+        if let kinds = filter.kinds, filter.authors == nil {
+            plans.append(.index(dbs.kind, kinds.map(IndexKeys.kindPrefix)))
+        }
+        if plans.isEmpty { plans.append(.index(dbs.created, [[]])) }
+        return plans
     }
 
-    func query(_ txn: LMDBTransaction, _ filter: Filter, limit: Int, now: Int64) throws -> [StoredEvent] {
-        guard limit > 0, !filter.matchesNothing else { return [] }
-        var results: [StoredEvent] = []
-        switch plan(filter) {
-        case .ids(let ids):
-            for id in ids {
-                if let serial = try serial(txn, id: id), let found = try candidate(txn, serial, filter, now: now) {
-                    results.append(found)
-                }
+    /// The plan whose prefixes hold the fewest entries in the filter's time range. Each is
+    /// counted only up to the best count so far (and `cap`), so estimating costs at most a few
+    /// thousand key steps; past the cap, the earlier plan of `candidatePlans` wins.
+    func plan(_ filter: Filter, _ txn: LMDBTransaction, cap: Int = 4096) throws -> Plan {
+        let plans = candidatePlans(filter)
+        guard plans.count > 1 else { return plans[0] }
+        var best = plans[0]
+        var bestCount = Int.max
+        for plan in plans {
+            guard case .index(let dbi, let prefixes) = plan else { return plan }
+            let n = try estimate(txn, dbi, prefixes, filter, upTo: min(cap, bestCount))
+            if n < bestCount {
+                best = plan
+                bestCount = n
             }
-            results.sort(by: Self.newestFirst)
-            if results.count > limit { results.removeSubrange(limit...) }
-            return results
-        case .index(let dbi, let prefixes):
-            let upper = IndexKeys.inverted(filter.until ?? Int64.max)
-            let lower = IndexKeys.inverted(filter.since ?? 0)
-            var budget = options.maxScanPerFilter
-            // An event can sit under several prefixes (two of the wanted tag values): count it once.
-            var seen = Set<UInt64>()
-            let keyLength = IndexKeys.suffixLength
-            for prefix in prefixes {
-                var start = prefix
-                IndexKeys.append(filter.until == nil ? 0 : upper, to: &start)
-                var kept = 0
-                // Keys order equal created_at by serial, not id: once `limit` events are kept,
-                // finish the run of the last created_at so the sort below can pick by id.
-                var boundary: UInt64?
-                try txn.scan(dbi, from: start) { key, _ in
-                    guard key.count == prefix.count + keyLength, budget > 0 else { return false }
-                    for i in 0..<prefix.count where key[i] != prefix[i] { return false }
-                    let inverted = IndexKeys.readUInt64(key, at: prefix.count)
-                    if inverted > lower { return false }
-                    if let boundary, inverted != boundary { return false }
-                    budget -= 1
-                    let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
-                    if prefixes.count > 1 && !seen.insert(serial).inserted { return true }
-                    if let found = try? candidate(txn, serial, filter, now: now) {
-                        results.append(found)
-                        kept += 1
-                        if kept >= limit && boundary == nil { boundary = inverted }
-                    }
-                    return true
-                }
-            }
-            results.sort(by: Self.newestFirst)
-            if results.count > limit { results.removeSubrange(limit...) }
-            return results
         }
+        return best
     }
 
-    /// The event stored under `serial` if it passes `filter` and has not expired (NIP-40). The
-    /// filter is checked on the event's head and its stored tags array, and an event whose tags
-    /// do not mention "expiration" cannot have expired, so most candidates are never decoded.
-    func candidate(_ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, now: Int64) throws -> StoredEvent? {
-        try withJSON(txn, serial: serial) { bytes -> StoredEvent? in
-            if let head = EventHead.decode(json: bytes) {
-                let tags = UnsafeBufferPointer(rebasing: bytes[head.tags])
-                if !Self.mentionsExpiration(tags), let matches = filter.matches(head, tags: tags) {
-                    return matches ? StoredEvent(head: head, json: Array(bytes), serial: serial) : nil
-                }
+    /// Entries under `prefixes` within the filter's time range, counted up to `limit`.
+    func estimate(_ txn: LMDBTransaction, _ dbi: MDBDatabase, _ prefixes: [[UInt8]], _ filter: Filter, upTo limit: Int)
+        throws -> Int
+    {
+        let lower = IndexKeys.inverted(filter.since ?? 0)
+        var n = 0
+        for prefix in prefixes {
+            var start = prefix
+            if let until = filter.until { IndexKeys.append(IndexKeys.inverted(until), to: &start) }
+            try txn.scan(dbi, from: start) { key, _ in
+                guard n < limit, IndexKeys.hasPrefix(key, prefix), key.count == prefix.count + IndexKeys.suffixLength
+                else { return false }
+                if IndexKeys.readUInt64(key, at: prefix.count) > lower { return false }
+                n += 1
+                return true
             }
-            guard let event = Event.decode(json: bytes), filter.matches(event) else { return nil }
-            if let expiration = event.expiration, expiration <= now { return nil }
-            return StoredEvent(event: event, json: Array(bytes), serial: serial)
+            if n >= limit { break }
         }
+        return n
     }
 
     /// Whether the raw bytes hold `"expiration"` (with its quotes).
@@ -120,6 +101,227 @@ extension EventStore {
                 if UnsafeBufferPointer(rebasing: bytes[i..<(i + n)]).elementsEqual(w) { return true }
             }
             return false
+        }
+    }
+
+    /// Whether the event stored under `serial` passes `filter` and has not expired (NIP-40), with
+    /// its head when it does. The filter is checked on the event's head and its stored tags
+    /// array; an event whose tags do not mention "expiration" cannot have expired, so most
+    /// candidates are never decoded. `body` gets the stored JSON of a match.
+    func candidate<R>(
+        _ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, now: Int64,
+        _ body: (EventHead, UnsafeBufferPointer<UInt8>) -> R
+    ) throws -> R? {
+        try withJSON(txn, serial: serial) { bytes -> R? in
+            guard let head = EventHead.decode(json: bytes) else { return nil }
+            let tags = UnsafeBufferPointer(rebasing: bytes[head.tags])
+            if !Self.mentionsExpiration(tags), let matches = filter.matches(head, tags: tags) {
+                return matches ? body(head, bytes) : nil
+            }
+            guard let event = Event.decode(json: bytes), filter.matches(event) else { return nil }
+            if let expiration = event.expiration, expiration <= now { return nil }
+            return body(head, bytes)
+        }
+    }
+}
+
+/// One query on LMDB, run in steps over one read transaction (its snapshot), so the relay's
+/// readers can interleave it with others. Each filter is planned when its turn comes and
+/// walked prefix by prefix from `until` down to `since`; its matches are sorted newest first
+/// (ties by lowest id) and cut to its limit, then merged into the answer.
+final class LMDBQuery: StorageQuery, @unchecked Sendable {
+    enum Mode {
+        case events, count, items
+    }
+
+    let store: EventStore
+    let filters: [Filter]
+    let defaultLimit: Int
+    let now: Int64
+    let mode: Mode
+    let sequence: UInt64
+    private var txn: LMDBTransaction?
+    private(set) var results: [StoredEvent] = []
+    private(set) var counted = 0
+    private(set) var items: [SyncItem] = []
+    /// Ids already in the answer, when several filters may find the same event.
+    private var seen: Set<Bytes32> = []
+    private var filterIndex = 0
+    private var scan: FilterScan?
+
+    /// The walk of one filter.
+    struct FilterScan {
+        let filter: Filter
+        let limit: Int
+        let dbi: MDBDatabase
+        let prefixes: [[UInt8]]
+        let lower: UInt64
+        var prefixIndex = 0
+        var cursor: LMDBCursor?
+        /// The cursor stands on a key not yet looked at (the last slice ended there).
+        var atUnread = false
+        var kept = 0
+        /// Keys order equal created_at by serial, not id: once `limit` events are kept, the run
+        /// of the last created_at is finished so the sort can pick by id.
+        var boundary: UInt64?
+        var budget: Int
+        /// An event can sit under several prefixes (two of the wanted tag values): count it once.
+        var serials: Set<UInt64> = []
+        var found: [StoredEvent] = []
+    }
+
+    init(store: EventStore, filters: [Filter], defaultLimit: Int, now: Int64, mode: Mode) throws {
+        self.store = store
+        self.filters = filters
+        self.defaultLimit = defaultLimit
+        self.now = now
+        self.mode = mode
+        let txn = try store.env.begin(readOnly: true)
+        self.txn = txn
+        sequence = txn.id
+    }
+
+    deinit { cancel() }
+
+    func cancel() {
+        scan?.cursor?.close()
+        scan = nil
+        txn?.abort()
+        txn = nil
+    }
+
+    func advance(steps: Int) throws -> Bool {
+        guard let txn else { return true }
+        var steps = steps
+        while steps > 0 {
+            if scan == nil {
+                guard filterIndex < filters.count else {
+                    if filters.count > 1 && mode == .events { results.sort(by: StoredEvent.newestFirst) }
+                    cancel()
+                    return true
+                }
+                try startFilter(filters[filterIndex], txn)
+            }
+            if try step(&steps, txn) {
+                finishFilter()
+                filterIndex += 1
+            }
+        }
+        return false
+    }
+
+    private func startFilter(_ filter: Filter, _ txn: LMDBTransaction) throws {
+        // A filter without a limit gets the default, but one naming ids may get all of them.
+        let limit = filter.limit ?? filter.ids?.count ?? defaultLimit
+        let effective = mode == .events ? limit : Int.max
+        guard effective > 0, !filter.matchesNothing else {
+            scan = FilterScan(filter: filter, limit: 0, dbi: 0, prefixes: [], lower: 0, budget: 0)
+            return
+        }
+        switch try store.plan(filter, txn) {
+        case .ids(let ids):
+            var found: [StoredEvent] = []
+            for id in ids {
+                if let serial = try store.serial(txn, id: id) {
+                    _ = try collect(txn, serial, filter, into: &found)
+                }
+            }
+            scan = FilterScan(filter: filter, limit: effective, dbi: 0, prefixes: [], lower: 0, budget: 0)
+            scan!.found = found
+        case .index(let dbi, let prefixes):
+            scan = FilterScan(
+                filter: filter, limit: effective, dbi: dbi, prefixes: prefixes,
+                lower: IndexKeys.inverted(filter.since ?? 0), budget: store.options.maxScanPerFilter)
+        }
+    }
+
+    /// Keeps a match: its JSON for `.events`, its id and time for `.items`, a count otherwise.
+    private func collect(_ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, into found: inout [StoredEvent])
+        throws -> Bool
+    {
+        switch mode {
+        case .events:
+            guard
+                let event = try store.candidate(
+                    txn, serial, filter, now: now,
+                    { head, json in StoredEvent(id: head.id, createdAt: head.createdAt, json: Array(json)) })
+            else { return false }
+            found.append(event)
+        case .count, .items:
+            guard
+                let event = try store.candidate(
+                    txn, serial, filter, now: now,
+                    { head, _ in StoredEvent(id: head.id, createdAt: head.createdAt, json: []) })
+            else { return false }
+            found.append(event)
+        }
+        return true
+    }
+
+    /// Walks the current filter's prefixes for up to `steps` entries; true when it is done.
+    private func step(_ steps: inout Int, _ txn: LMDBTransaction) throws -> Bool {
+        guard var s = scan else { return true }
+        defer { scan = s }
+        while s.prefixIndex < s.prefixes.count {
+            let prefix = s.prefixes[s.prefixIndex]
+            var more: Bool
+            if let cursor = s.cursor {
+                more = s.atUnread ? true : try cursor.next()
+                s.atUnread = false
+            } else {
+                let cursor = try txn.cursor(s.dbi)
+                s.cursor = cursor
+                s.kept = 0
+                s.boundary = nil
+                var start = prefix
+                if let until = s.filter.until { IndexKeys.append(IndexKeys.inverted(until), to: &start) }
+                more = try cursor.seek(start)
+            }
+            while more {
+                if steps <= 0 {
+                    s.atUnread = true
+                    return false
+                }
+                steps -= 1
+                let key = try s.cursor!.key()
+                guard key.count == prefix.count + IndexKeys.suffixLength, s.budget > 0,
+                    IndexKeys.hasPrefix(key, prefix)
+                else { break }
+                let inverted = IndexKeys.readUInt64(key, at: prefix.count)
+                if inverted > s.lower { break }
+                if let boundary = s.boundary, inverted != boundary { break }
+                s.budget -= 1
+                let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
+                if s.prefixes.count == 1 || s.serials.insert(serial).inserted {
+                    if try collect(txn, serial, s.filter, into: &s.found) {
+                        s.kept += 1
+                        if s.kept >= s.limit && s.boundary == nil { s.boundary = inverted }
+                    }
+                }
+                more = try s.cursor!.next()
+            }
+            s.cursor?.close()
+            s.cursor = nil
+            s.prefixIndex += 1
+        }
+        return true
+    }
+
+    private func finishFilter() {
+        guard var s = scan else { return }
+        scan = nil
+        s.cursor?.close()
+        if s.found.count > s.limit || (s.found.count > 1 && mode == .events) {
+            s.found.sort(by: StoredEvent.newestFirst)
+            if s.found.count > s.limit { s.found.removeSubrange(s.limit...) }
+        }
+        let several = filters.count > 1
+        for event in s.found where !several || seen.insert(event.id).inserted {
+            switch mode {
+            case .events: results.append(event)
+            case .count: counted += 1
+            case .items: items.append(SyncItem(createdAt: event.createdAt, id: event.id))
+            }
         }
     }
 }

@@ -1,126 +1,185 @@
+import EventStorage
 import NostrCore
 
-/// Write operations. Only `EventWriter` calls these, inside its one write transaction.
+/// Writes: the writer's thread calls `commit`; the NIP rules are `WriteRules`', applied through
+/// `LMDBWriteTransaction`.
 extension EventStore {
-    func insert(_ txn: LMDBTransaction, _ event: Event, json: [UInt8], scratch: inout [UInt8]) throws -> WriteOutcome {
-        if try txn.contains(dbs.ids, event.id) { return .duplicate }
-        scratch.removeAll(keepingCapacity: true)
-        IndexKeys.append(event.id, to: &scratch)
-        IndexKeys.append(event.pubkey, to: &scratch)
-        if try txn.contains(dbs.tombstone, scratch) { return .deleted }
-
-        switch event.kindClass {
-        case .replaceable, .addressable:
-            let address = IndexKeys.address(of: event)
-            if let deletedUpTo = try txn.getBytes(dbs.addressTombstone, address),
-                Int64(bitPattern: deletedUpTo.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) }) >= event.createdAt
-            {
-                return .deleted
+    /// One LMDB transaction for the whole batch; if it fails, each write is retried alone so that
+    /// one bad write cannot fail the others. The commit sequence is the transaction's id.
+    public func commit(_ writes: [Write], outcomes: inout [WriteOutcome], sequences: inout [UInt64]) {
+        let firstSerial = nextSerial
+        do {
+            let sequence = try env.write { txn -> UInt64 in
+                let t = LMDBWriteTransaction(store: self, txn: txn)
+                for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
+                return txn.id
             }
-            if let currentID = try txn.getBytes(dbs.address, address).flatMap(Bytes32.init),
-                let current = try load(txn, id: currentID)
-            {
-                let newer =
-                    event.createdAt > current.createdAt
-                    || (event.createdAt == current.createdAt && event.id < current.id)
-                guard newer else { return .obsolete }
-                try remove(txn, current)
-            }
-            try txn.put(dbs.address, address, IndexKeys.id(event.id))
-        case .regular, .ephemeral:
-            break
-        }
-
-        if event.kind == Kinds.deletion { try applyDeletion(txn, event) }
-
-        let serial = nextSerial
-        nextSerial += 1
-        var serialKey = serial.bigEndian
-        try withUnsafeBytes(of: &serialKey) { key in
-            try json.withUnsafeBytes { try txn.put(dbs.events, key, $0, append: true) }
-            try event.id.withBytes { try txn.put(dbs.ids, $0, key) }
-        }
-        try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, key in
-            try key.withUnsafeBytes { try txn.put(dbi, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
-        }
-        return .saved
-    }
-
-    /// NIP-09: `e` tags delete the deleter's own events and leave a tombstone so that they cannot
-    /// come back; `a` tags delete every version up to the request's created_at.
-    func applyDeletion(_ txn: LMDBTransaction, _ deletion: Event) throws {
-        for tag in deletion.tags where tag.count >= 2 {
-            if tag.singleLetterName == UInt8(ascii: "e"), let target = tag.withField(1, { Bytes32(hex: $0) }) {
-                if let stored = try load(txn, id: target), stored.loaded.pubkey == deletion.pubkey,
-                    stored.loaded.kind != Kinds.deletion
-                {
-                    try remove(txn, stored)
-                }
-                try txn.put(dbs.tombstone, IndexKeys.tombstone(id: target, pubkey: deletion.pubkey), [])
-            } else if tag.singleLetterName == UInt8(ascii: "a"), let (kind, pubkey, d) = Self.parseAddress(tag[1]),
-                pubkey == deletion.pubkey
-            {
-                let kindClass = KindClass(kind: kind)
-                guard kindClass == .replaceable || kindClass == .addressable else { continue }
-                let address = IndexKeys.address(pubkey: pubkey, kind: kind, d: kindClass == .addressable ? d : "")
-                var upTo = deletion.createdAt
-                if let previous = try txn.getBytes(dbs.addressTombstone, address) {
-                    upTo = max(upTo, Int64(bitPattern: previous.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) }))
-                }
-                var value: [UInt8] = []
-                IndexKeys.append(UInt64(bitPattern: upTo), to: &value)
-                try txn.put(dbs.addressTombstone, address, value)
-                if let currentID = try txn.getBytes(dbs.address, address).flatMap(Bytes32.init),
-                    let current = try load(txn, id: currentID), current.createdAt <= deletion.createdAt
-                {
-                    try remove(txn, current)
-                }
+            for _ in writes { sequences.append(sequence) }
+        } catch {
+            logger.warning("batch commit failed; retrying one by one", metadata: ["error": "\(error)"])
+            nextSerial = firstSerial  // nothing of the batch was committed
+            outcomes.removeAll(keepingCapacity: true)
+            sequences.removeAll(keepingCapacity: true)
+            for write in writes {
+                let (outcome, sequence) = commitAlone(write)
+                outcomes.append(outcome)
+                sequences.append(sequence)
             }
         }
     }
 
-    /// `<kind>:<pubkey hex>:<d>` from an `a` tag.
-    static func parseAddress(_ value: String) -> (UInt16, Bytes32, String)? {
-        let parts = value.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let kind = UInt16(parts[0]), let pubkey = Bytes32(hex: String(parts[1])) else {
-            return nil
-        }
-        return (kind, pubkey, String(parts[2]))
-    }
-
-    /// Removes an event and all its index entries.
-    func remove(_ txn: LMDBTransaction, _ stored: StoredEvent) throws {
-        let event = stored.loaded
-        let idKey = IndexKeys.id(event.id)
-        try txn.delete(dbs.events, IndexKeys.serial(stored.serial))
-        try txn.delete(dbs.ids, idKey)
-        var scratch: [UInt8] = []
-        try IndexKeys.forEachEntry(of: event, serial: stored.serial, in: dbs, scratch: &scratch) { dbi, key in
-            try txn.delete(dbi, key)
-        }
-        if event.kindClass == .replaceable || event.kindClass == .addressable {
-            let address = IndexKeys.address(of: event)
-            if try txn.getBytes(dbs.address, address) == idKey { try txn.delete(dbs.address, address) }
+    private func commitAlone(_ write: Write) -> (WriteOutcome, UInt64) {
+        let firstSerial = nextSerial
+        do {
+            return try env.write { txn in
+                (try WriteRules.apply(write, in: LMDBWriteTransaction(store: self, txn: txn)), txn.id)
+            }
+        } catch let error as LMDBError {
+            nextSerial = firstSerial
+            return (.failed(error.isOutOfSpace ? "storage is full" : "storage error: \(error)"), 0)
+        } catch {
+            nextSerial = firstSerial
+            return (.failed("storage error: \(error)"), 0)
         }
     }
 
     /// NIP-40: removes up to `max` events whose expiration is at or before `now`.
-    func sweepExpired(_ txn: LMDBTransaction, now: Int64, max: Int) throws -> Int {
-        var due: [[UInt8]] = []
-        try txn.scan(dbs.expiration, from: []) { key, _ in
-            guard key.count == 16, due.count < max else { return false }
-            guard Int64(bitPattern: IndexKeys.readUInt64(key, at: 0)) <= now else { return false }
-            due.append(Array(key))
+    public func sweepExpired(now: Int64, max: Int) throws -> Int {
+        try env.write { txn in
+            var due: [[UInt8]] = []
+            try txn.scan(dbs.expiration, from: []) { key, _ in
+                guard key.count == 16, due.count < max else { return false }
+                guard Int64(bitPattern: IndexKeys.readUInt64(key, at: 0)) <= now else { return false }
+                due.append(Array(key))
+                return true
+            }
+            let t = LMDBWriteTransaction(store: self, txn: txn)
+            for key in due {
+                let serial = key.withUnsafeBytes { IndexKeys.readUInt64($0, at: 8) }
+                if let event = try load(txn, serial: serial) {
+                    try t.remove(event, serial: serial)
+                } else {
+                    try txn.delete(dbs.expiration, key)  // its event is gone already
+                }
+            }
+            return due.count
+        }
+    }
+}
+
+/// The primitives of `StorageTransaction` on LMDB's tables (see `Databases`).
+struct LMDBWriteTransaction: StorageTransaction {
+    let store: EventStore
+    let txn: LMDBTransaction
+    var dbs: Databases { store.dbs }
+
+    func contains(id: Bytes32) throws -> Bool { try txn.contains(dbs.ids, id) }
+
+    func event(id: Bytes32) throws -> Event? {
+        guard let serial = try store.serial(txn, id: id) else { return nil }
+        return try store.load(txn, serial: serial)
+    }
+
+    func current(_ address: Address) throws -> Event? {
+        guard let id = try txn.getBytes(dbs.address, IndexKeys.address(address)).flatMap(Bytes32.init) else {
+            return nil
+        }
+        return try event(id: id)
+    }
+
+    func insert(_ write: Write) throws {
+        let event = write.event
+        let serial = store.nextSerial
+        store.nextSerial += 1
+        var serialKey = serial.bigEndian
+        try withUnsafeBytes(of: &serialKey) { key in
+            try write.json.withUnsafeBytes { try txn.put(dbs.events, key, $0, append: true) }
+            try event.id.withBytes { try txn.put(dbs.ids, $0, key) }
+        }
+        if case .replace(let address) = write.action {
+            try txn.put(dbs.address, IndexKeys.address(address), IndexKeys.id(event.id))
+        }
+        try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &store.scratch) { dbi, key in
+            try key.withUnsafeBytes { try txn.put(dbi, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        }
+    }
+
+    func remove(_ event: Event) throws {
+        guard let serial = try store.serial(txn, id: event.id) else { return }
+        try remove(event, serial: serial)
+    }
+
+    /// Removes an event and all its index entries.
+    func remove(_ event: Event, serial: UInt64) throws {
+        let idKey = IndexKeys.id(event.id)
+        try txn.delete(dbs.events, IndexKeys.serial(serial))
+        try txn.delete(dbs.ids, idKey)
+        var scratch: [UInt8] = []
+        try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, key in
+            try txn.delete(dbi, key)
+        }
+        if event.kindClass == .replaceable || event.kindClass == .addressable {
+            let address = IndexKeys.address(Address(of: event))
+            if try txn.getBytes(dbs.address, address) == idKey { try txn.delete(dbs.address, address) }
+        }
+    }
+
+    func isTombstoned(id: Bytes32, by pubkey: Bytes32) throws -> Bool {
+        try txn.contains(dbs.tombstone, IndexKeys.tombstone(id: id, pubkey: pubkey))
+    }
+
+    func addTombstone(id: Bytes32, by pubkey: Bytes32) throws {
+        try txn.put(dbs.tombstone, IndexKeys.tombstone(id: id, pubkey: pubkey), [])
+    }
+
+    func deletedUpTo(_ address: Address) throws -> Int64? {
+        try timestamp(dbs.addressTombstone, IndexKeys.address(address))
+    }
+
+    func setDeletedUpTo(_ address: Address, _ createdAt: Int64) throws {
+        try txn.put(dbs.addressTombstone, IndexKeys.address(address), IndexKeys.serial(UInt64(bitPattern: createdAt)))
+    }
+
+    func vanishedUpTo(_ pubkey: Bytes32) throws -> Int64? {
+        try timestamp(dbs.vanished, IndexKeys.id(pubkey))
+    }
+
+    func setVanishedUpTo(_ pubkey: Bytes32, _ createdAt: Int64) throws {
+        try txn.put(dbs.vanished, IndexKeys.id(pubkey), IndexKeys.serial(UInt64(bitPattern: createdAt)))
+    }
+
+    private func timestamp(_ dbi: MDBDatabase, _ key: [UInt8]) throws -> Int64? {
+        try key.withUnsafeBytes { k in
+            try txn.get(dbi, k) { v in v.count == 8 ? Int64(bitPattern: IndexKeys.readUInt64(v, at: 0)) : nil } ?? nil
+        }
+    }
+
+    func events(by author: Bytes32, upTo: Int64) throws -> [Event] {
+        var prefix = IndexKeys.authorPrefix(author)
+        let start = prefix.count
+        IndexKeys.append(IndexKeys.inverted(upTo), to: &prefix)
+        return try events(in: dbs.author, from: prefix, prefixLength: start)
+    }
+
+    func giftWraps(to pubkey: Bytes32) throws -> [Event] {
+        let prefix = IndexKeys.tagPrefix(UInt8(ascii: "p"), pubkey.hex)
+        let value = pubkey.hex
+        return try events(in: dbs.tag, from: prefix, prefixLength: prefix.count).filter { event in
+            event.kind == Kinds.giftWrap
+                && event.tags.contains { $0.count >= 2 && $0.singleLetterName == UInt8(ascii: "p") && $0[1] == value }
+        }
+    }
+
+    /// The events whose index keys in `dbi` start with the first `prefixLength` bytes of `start`,
+    /// from the first key at or after `start`.
+    private func events(in dbi: MDBDatabase, from start: [UInt8], prefixLength: Int) throws -> [Event] {
+        var serials: [UInt64] = []
+        try txn.scan(dbi, from: start) { key, _ in
+            guard key.count == prefixLength + IndexKeys.suffixLength else { return false }
+            for i in 0..<prefixLength where key[i] != start[i] { return false }
+            serials.append(IndexKeys.readUInt64(key, at: prefixLength + 8))
             return true
         }
-        for key in due {
-            let serial = key.withUnsafeBytes { IndexKeys.readUInt64($0, at: 8) }
-            if let stored = try load(txn, serial: serial) {
-                try remove(txn, stored)
-            } else {
-                try txn.delete(dbs.expiration, key)  // its event is gone already
-            }
-        }
-        return due.count
+        return try serials.compactMap { try store.load(txn, serial: $0) }
     }
 }

@@ -1,16 +1,20 @@
 import CLMDB
+import EventStorage
 import Logging
 import NostrCore
 
-/// The embedded event store on LMDB. Reads run in short read-only transactions on the caller's
-/// thread; all writes go through `EventWriter`, which owns the single write transaction.
-public final class EventStore: @unchecked Sendable {
+/// The embedded event store on LMDB, one backend of `EventStorage`. Reads run in read-only
+/// transactions on the caller's thread (the relay's readers); writes come from the
+/// `EventWriter`'s thread through `commit`, in one write transaction per batch.
+public final class EventStore: EventStorage, @unchecked Sendable {
     let env: LMDBEnvironment
     let dbs: Databases
     public let options: StoreOptions
     let logger: Logger
     /// The serial the next stored event gets. Writer thread only (set once at open).
     var nextSerial: UInt64 = 1
+    /// Key-building buffer. Writer thread only.
+    var scratch: [UInt8] = []
     /// The layout version this code reads and writes.
     static let schemaVersion: UInt64 = 3
 
@@ -35,6 +39,7 @@ public final class EventStore: @unchecked Sendable {
             env.close()
             throw error
         }
+        scratch.reserveCapacity(256)
     }
 
     /// A new store gets the current schema version; a store of another layout is refused.
@@ -70,14 +75,19 @@ public final class EventStore: @unchecked Sendable {
         (try? read { try $0.count(dbs.events) }) ?? 0
     }
 
-    /// The event with `id`, if stored.
-    public func event(id: Bytes32) throws -> StoredEvent? {
-        try read { txn in try load(txn, id: id) }
+    /// A read transaction opens and the events table answers.
+    public func checkHealth() -> Bool {
+        (try? read { txn in _ = try txn.count(dbs.events) }) != nil
     }
 
-    func load(_ txn: LMDBTransaction, id: Bytes32) throws -> StoredEvent? {
-        guard let serial = try serial(txn, id: id) else { return nil }
-        return try load(txn, serial: serial)
+    /// The event with `id`, if stored.
+    public func event(id: Bytes32) throws -> StoredEvent? {
+        try read { txn in
+            guard let serial = try serial(txn, id: id) else { return nil }
+            return try withJSON(txn, serial: serial) { bytes in
+                Event.decode(json: bytes).map { StoredEvent(event: $0, json: Array(bytes)) }
+            }
+        }
     }
 
     func serial(_ txn: LMDBTransaction, id: Bytes32) throws -> UInt64? {
@@ -86,10 +96,9 @@ public final class EventStore: @unchecked Sendable {
         }
     }
 
-    func load(_ txn: LMDBTransaction, serial: UInt64) throws -> StoredEvent? {
-        try withJSON(txn, serial: serial) { bytes in
-            Event.decode(json: bytes).map { StoredEvent(event: $0, json: Array(bytes), serial: serial) }
-        }
+    /// The decoded event stored under `serial`.
+    func load(_ txn: LMDBTransaction, serial: UInt64) throws -> Event? {
+        try withJSON(txn, serial: serial) { Event.decode(json: $0) }
     }
 
     /// Calls `body` with the stored JSON of the event under `serial` (valid during the call only).

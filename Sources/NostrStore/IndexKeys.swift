@@ -1,3 +1,4 @@
+import EventStorage
 import NostrCore
 
 /// Byte layouts of the store's keys. Times are stored inverted and big-endian, so an ascending
@@ -71,21 +72,26 @@ enum IndexKeys {
     }
 
     /// Replaceable and addressable events are keyed by pubkey, kind and `d` value.
-    static func address(pubkey: Bytes32, kind: UInt16, d: String) -> [UInt8] {
-        var out = id(pubkey)
-        append(kind, to: &out)
-        appendValueHash(d, to: &out)
+    static func address(_ address: Address) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(50)
+        append(address.pubkey, to: &out)
+        append(address.kind, to: &out)
+        appendValueHash(address.d, to: &out)
         return out
-    }
-
-    static func address(of event: Event) -> [UInt8] {
-        address(pubkey: event.pubkey, kind: event.kind, d: event.kindClass == .addressable ? event.dTag : "")
     }
 
     static func tombstone(id target: Bytes32, pubkey: Bytes32) -> [UInt8] {
         var out = id(target)
         append(pubkey, to: &out)
         return out
+    }
+
+    @inline(__always)
+    static func hasPrefix(_ key: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        guard key.count >= prefix.count else { return false }
+        for i in 0..<prefix.count where key[i] != prefix[i] { return false }
+        return true
     }
 
     static func readUInt64(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {

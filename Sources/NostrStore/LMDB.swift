@@ -67,12 +67,22 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 }
 
-/// A transaction. Read transactions are short and aborted when done; the writer commits its own.
+/// A transaction. Read transactions are aborted when done; the writer commits its own.
 struct LMDBTransaction {
     let handle: OpaquePointer
 
     func commit() throws { try check(mdb_txn_commit(handle)) }
     func abort() { mdb_txn_abort(handle) }
+
+    /// The transaction's id: for a write transaction, the id its commit gets; for a read
+    /// transaction, the id of the last commit its snapshot holds.
+    var id: UInt64 { UInt64(mdb_txn_id(handle)) }
+
+    func cursor(_ dbi: MDB_dbi) throws -> LMDBCursor {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(handle, dbi, &cursor))
+        return LMDBCursor(handle: cursor!)
+    }
 
     func open(_ name: String, create: Bool) throws -> MDB_dbi {
         var dbi: MDB_dbi = 0
@@ -170,5 +180,43 @@ struct LMDBTransaction {
         var stat = MDB_stat()
         try check(mdb_stat(handle, dbi, &stat))
         return stat.ms_entries
+    }
+}
+
+/// A cursor that a paused query keeps between its slices. Closed explicitly.
+struct LMDBCursor {
+    let handle: OpaquePointer
+
+    func close() { mdb_cursor_close(handle) }
+
+    /// Moves to the first key >= `key`; false when there is none.
+    func seek(_ key: [UInt8]) throws -> Bool {
+        var k = MDB_val()
+        var v = MDB_val()
+        let rc: Int32 = key.withUnsafeBytes { s in
+            k = MDB_val(mv_size: s.count, mv_data: UnsafeMutableRawPointer(mutating: s.baseAddress))
+            return mdb_cursor_get(handle, &k, &v, key.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
+        }
+        if rc == MDB_NOTFOUND { return false }
+        try check(rc)
+        return true
+    }
+
+    /// Moves to the next key; false at the end.
+    func next() throws -> Bool {
+        var k = MDB_val()
+        var v = MDB_val()
+        let rc = mdb_cursor_get(handle, &k, &v, MDB_NEXT)
+        if rc == MDB_NOTFOUND { return false }
+        try check(rc)
+        return true
+    }
+
+    /// The key under the cursor (valid until the cursor moves or its transaction ends).
+    func key() throws -> UnsafeRawBufferPointer {
+        var k = MDB_val()
+        var v = MDB_val()
+        try check(mdb_cursor_get(handle, &k, &v, MDB_GET_CURRENT))
+        return UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
     }
 }

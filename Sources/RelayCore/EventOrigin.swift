@@ -1,20 +1,18 @@
+import EventStorage
 import NostrCore
-import NostrStore
 
 /// Where an event handed to processing came from (a connection's session): it is told the
-/// event's outcome exactly once, possibly on the writer's thread.
+/// event's outcome exactly once, on the matcher's thread (or at once, when refused).
 ///
 /// An origin is also the event's `WriteRequester`, so that queueing a write allocates nothing
-/// per event. Its `written(_:json:outcome:)` must pass the write's outcome through
-/// `ProcessingService.committed(_:json:_:)`, which fans saved events out, and report the
-/// result with `processed(_:_:)`; `finishWrite` does both.
+/// per event; the matcher reports a commit to it after fanning the event out, and the default
+/// `written` turns the store's outcome into the relay's.
 public protocol EventOrigin: WriteRequester {
     func processed(_ id: Bytes32, _ outcome: Outcome)
 }
 
 extension EventOrigin {
-    /// The whole of a typical `written(_:json:outcome:)`: fan out if saved, then report.
-    public func finishWrite(_ event: Event, json: [UInt8], _ write: WriteOutcome, processing: ProcessingService) {
-        processed(event.id, processing.committed(event, json: json, write))
+    public func written(_ committed: Committed) {
+        processed(committed.write.event.id, Outcome(committed.outcome))
     }
 }

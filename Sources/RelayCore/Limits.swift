@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The limits the relay enforces and advertises in NIP-11 under `limitation`.
 public struct Limits: Sendable, Equatable {
     /// Largest WebSocket message accepted, in bytes.
@@ -39,6 +45,10 @@ public struct Limits: Sendable, Equatable {
     public var maxConnectionsPerIP = 256
     /// Seconds an AUTH event's created_at may differ from now (NIP-42).
     public var authWindow: Int64 = 600
+    /// Threads that read the store for REQs (never the event loops).
+    public var readerThreads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// REQs queued or being read, in all; past it a REQ gets `CLOSED rate-limited:`.
+    public var readerQueueDepth = 1024
 
     public init() {}
 }

@@ -1,5 +1,5 @@
+import EventStorage
 import NostrCore
-import NostrStore
 
 /// What processing did with an accepted event.
 public enum Outcome: Sendable, Equatable {
@@ -19,7 +19,7 @@ public enum Outcome: Sendable, Equatable {
         }
     }
 
-    init(_ write: WriteOutcome) {
+    public init(_ write: WriteOutcome) {
         switch write {
         case .saved: self = .saved
         case .duplicate: self = .duplicate
@@ -30,14 +30,16 @@ public enum Outcome: Sendable, Equatable {
     }
 }
 
-/// Processing: persistence through the writer, then delivery to live subscribers.
+/// Processing: hands each routed event to the next stage of the one-way pipeline. Stored
+/// events go to the writer (which only commits, then passes the commit to the matcher);
+/// ephemeral events go straight to the matcher. The origin hears the outcome from the matcher.
 public struct ProcessingService: Sendable {
     public let writer: EventWriter
-    public let subscriptions: SubscriptionIndex
+    public let matcher: Matcher
 
-    public init(writer: EventWriter, subscriptions: SubscriptionIndex) {
+    public init(writer: EventWriter, matcher: Matcher) {
         self.writer = writer
-        self.subscriptions = subscriptions
+        self.matcher = matcher
     }
 
     /// Runs `route` for `valid`; `origin` is told the outcome exactly once, possibly on another
@@ -46,29 +48,14 @@ public struct ProcessingService: Sendable {
         switch route {
         case .refuse(let rejection):
             origin.processed(valid.event.id, .rejected(rejection))
-        case .ephemeral:
-            fanOut(valid)
-            origin.processed(valid.event.id, .broadcast)
-        case .regular, .replaceable, .addressable, .deletion:
-            if !writer.submit(valid.event, json: valid.json, requester: origin) {
+        case .broadcast:
+            if !matcher.broadcast(valid, origin: origin) {
                 origin.processed(valid.event.id, .rejected(.rateLimited("the relay is busy, try again shortly")))
             }
-        }
-    }
-
-    /// What a committed (or failed) write means for its origin; a saved event is delivered to
-    /// live subscribers first. Called by origins from `WriteRequester.written`.
-    public func committed(_ event: Event, json: [UInt8], _ write: WriteOutcome) -> Outcome {
-        let outcome = Outcome(write)
-        if outcome == .saved { Self.fanOut(ValidEvent(event: event, json: json), subscriptions) }
-        return outcome
-    }
-
-    public func fanOut(_ valid: ValidEvent) { Self.fanOut(valid, subscriptions) }
-
-    static func fanOut(_ valid: ValidEvent, _ subscriptions: SubscriptionIndex) {
-        for (subscriber, ids) in subscriptions.match(valid.event) {
-            subscriber.deliver(valid.json, to: ids)
+        case .store(let action):
+            if !writer.submit(Write(action, valid.event, json: valid.json), requester: origin) {
+                origin.processed(valid.event.id, .rejected(.rateLimited("the relay is busy, try again shortly")))
+            }
         }
     }
 }

@@ -41,6 +41,9 @@ public struct RelayInfo: Sendable, Equatable {
         l.raw("restricted_writes", policy.authRequiredForWrites ? "true" : "false")
         if limits.createdAtLowerLimit > 0 { l.raw("created_at_lower_limit", "\(limits.createdAtLowerLimit)") }
         l.raw("created_at_upper_limit", "\(limits.createdAtUpperLimit)")
+        // Not NIP-11 fields (clients ignore what they do not know): how REQs are read.
+        l.raw("reader_threads", "\(limits.readerThreads)")
+        l.raw("reader_queue_depth", "\(limits.readerQueueDepth)")
         o.raw("limitation", l.finish())
         return Array(o.finish().utf8)
     }

@@ -1,7 +1,7 @@
+import EventStorage
 import Logging
 import NIOConcurrencyHelpers
 import NostrCore
-import NostrStore
 
 /// What a session needs from its connection. The server's WebSocket handler implements it.
 public protocol ConnectionTransport: AnyObject, Sendable {
@@ -20,33 +20,67 @@ public protocol ConnectionTransport: AnyObject, Sendable {
     /// Whether more than half of the outbound budget waits for the client to read it.
     /// Connection thread only.
     var isBacklogged: Bool { get }
+    /// Calls `body` once on the connection's thread, when the client has read most of what
+    /// waits for it (at once if little waits). Connection thread only.
+    func whenDrained(_ body: @escaping () -> Void)
 }
 
 /// One client connection's protocol state: its subscriptions, its AUTH state and its events
 /// in flight. Confined to the connection's thread; messages are handled in arrival order.
+///
+/// A REQ is checked and registered here, then its stored events are read by the relay's
+/// readers (`ReaderPool`), never on this thread; the answer comes back through the mailbox and
+/// is sent in chunks while the client keeps up. Live events that arrive for a subscription
+/// before its EOSE wait and follow it, less those its stored answer already held.
 public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     public let id: UInt64
     let relay: Relay
     let transport: any ConnectionTransport
     public private(set) var auth: AuthState
-    /// Open subscriptions and, for each, its `["EVENT","<id>",` prefix, escaped once.
-    private var subscriptions: [String: [UInt8]] = [:]
+    private var subscriptions: [String: Subscription] = [:]
+    /// Subscriptions whose stored answer is being sent, in the order their queries finished.
+    private var sending: [String] = []
+    private var waitingForDrain = false
     private var inFlight = 0
     private var readingPaused = false
     private var scratch: [UInt8] = []
     private var closed = false
-    /// What other threads hand this connection (outcomes of its events from the writer, live
-    /// events from the fan-out), in arrival order; `spareMail` is the spare buffer the mailbox is
-    /// swapped with on the connection's thread. Only the first message of a run schedules a hop to that thread,
-    /// so a writer commit of many events costs each connection one hop, not one per message.
+    /// What other threads hand this connection (outcomes of its events and live events from the
+    /// matcher, answers from the readers), in arrival order; `spareMail` is the spare buffer the
+    /// mailbox is swapped with on the connection's thread. Only the first message of a run
+    /// schedules a hop to that thread, so a commit of many events costs one hop, not one each.
     private let mailbox = NIOLockedValueBox<[Mail]>([])
     private var spareMail: [Mail] = []
+
+    /// Stored events sent per turn before the session checks whether the client keeps up.
+    static let chunk = 64
+    /// Live events one subscription may hold while its stored answer is read and sent.
+    static let maxHeldLive = 10_000
 
     enum Mail {
         /// One of this connection's events was processed: answer it with an OK.
         case finished(Bytes32, Outcome)
         /// A live event for some of this connection's subscriptions.
-        case live([UInt8], [String])
+        case live([UInt8], [String], sequence: UInt64)
+        /// A REQ's stored events were read.
+        case answered(QueryTask, Result<QueryAnswer, any Error>)
+    }
+
+    struct Subscription {
+        /// `["EVENT","<id>",`, escaped once.
+        let prefix: [UInt8]
+        /// The query reading its stored events, until they are read.
+        var task: QueryTask?
+        var phase: Phase
+    }
+
+    enum Phase {
+        /// The stored events are being read; live events wait in `held`.
+        case loading(held: [(json: [UInt8], sequence: UInt64)])
+        /// The stored events are being sent (`next` is the first not sent yet).
+        case sending(QueryAnswer, next: Int, held: [(json: [UInt8], sequence: UInt64)])
+        /// After EOSE: live events committed after the snapshot are sent as they come.
+        case live(snapshot: UInt64)
     }
 
     public init(id: UInt64, relay: Relay, transport: any ConnectionTransport) {
@@ -64,11 +98,13 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         transport.send(RelayMessage.auth(challenge: auth.challenge))
     }
 
-    /// Called when the connection is gone: drops its subscriptions.
+    /// Called when the connection is gone: drops its subscriptions and stops their queries.
     public func close() {
         closed = true
         relay.subscriptions.removeAll(connection: id)
+        for subscription in subscriptions.values { subscription.task?.cancel() }
         subscriptions.removeAll()
+        sending.removeAll()
     }
 
     /// Handles one text message from the client.
@@ -101,18 +137,22 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         switch error {
         case .malformed(let why):
             notice("invalid: \(why)")
-        case .invalidEvent(let id?, let why, _):
+        case .invalidEvent(let id?, let why):
             transport.send(RelayMessage.ok(id: id, accepted: false, message: Rejection.invalid(why).message))
-        case .invalidEvent(nil, let why, _):
+        case .invalidEvent(nil, let why):
             notice("invalid: \(why)")
         case .invalidFilter(let subscriptionID, let rejection):
-            transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: rejection.message))
+            closed(subscriptionID, rejection)
         }
     }
 
     private func ok(_ id: Bytes32, _ outcome: Outcome) {
         let (accepted, message) = outcome.okAnswer
         transport.send(RelayMessage.ok(id: id, accepted: accepted, message: message))
+    }
+
+    private func closed(_ subscriptionID: String, _ rejection: Rejection) {
+        transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: rejection.message))
     }
 
     // MARK: EVENT
@@ -136,10 +176,20 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         relay.processing.process(valid, route: route, origin: self)
     }
 
-    /// The outcome of one of this connection's events, from any thread (the writer's, mostly).
+    /// The outcome of one of this connection's events, from any thread (the matcher's, mostly).
     public func processed(_ id: Bytes32, _ outcome: Outcome) {
         post(.finished(id, outcome))
     }
+
+    private func eventFinished() {
+        inFlight -= 1
+        if readingPaused && inFlight <= relay.limits.maxEventsInFlight / 2 {
+            readingPaused = false
+            if !closed { transport.setReading(true) }
+        }
+    }
+
+    // MARK: Mailbox
 
     /// Queues `mail` for the connection's thread; the first of a run schedules the hop there.
     private func post(_ mail: Mail) {
@@ -150,8 +200,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         if first { transport.execute { [self] in readMail() } }
     }
 
-    /// Answers finished events and sends live events, in the order they came. Connection
-    /// thread only.
+    /// Handles the mail in the order it came, with one flush at the end. Connection thread only.
     private func readMail() {
         // Take the spare buffer out of `spareMail` first: if sending re-enters this function, the
         // inner call finds no spare and cannot hand these messages back to the mailbox.
@@ -164,13 +213,12 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
                 case .finished(let id, let outcome):
                     ok(id, outcome)
                     eventFinished()
-                case .live(let eventJSON, let subscriptionIDs):
+                case .live(let eventJSON, let subscriptionIDs, let sequence):
                     guard !closed else { continue }
-                    for subscriptionID in subscriptionIDs {
-                        if let prefix = subscriptions[subscriptionID] {
-                            transport.sendEvent(prefix: prefix, eventJSON: eventJSON)
-                        }
-                    }
+                    for subscriptionID in subscriptionIDs { live(eventJSON, subscriptionID, sequence) }
+                case .answered(let task, let result):
+                    guard !closed else { continue }
+                    startSending(task, result)
                 }
             }
         }
@@ -178,83 +226,153 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         spareMail = mails
     }
 
-    private func eventFinished() {
-        inFlight -= 1
-        if readingPaused && inFlight <= relay.limits.maxEventsInFlight / 2 {
-            readingPaused = false
-            if !closed { transport.setReading(true) }
-        }
+    /// Live delivery from the matcher, on any thread: queued for this connection's thread.
+    public func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {
+        post(.live(eventJSON, subscriptionIDs, sequence: sequence))
     }
 
-    /// The writer committed (or failed) one of this connection's events.
-    public func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) {
-        finishWrite(event, json: json, outcome, processing: relay.processing)
+    /// A query's answer, from a reader thread.
+    func answered(_ task: QueryTask, _ result: Result<QueryAnswer, any Error>) {
+        post(.answered(task, result))
     }
 
     // MARK: REQ and CLOSE
 
     private func handleReq(_ subscriptionID: String, _ filters: [Filter]) {
         if subscriptions[subscriptionID] == nil && subscriptions.count >= relay.limits.maxSubscriptions {
-            let r = Rejection.rateLimited("too many open subscriptions (max \(relay.limits.maxSubscriptions))")
-            transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: r.message))
-            return
+            return closed(
+                subscriptionID, .rateLimited("too many open subscriptions (max \(relay.limits.maxSubscriptions))"))
         }
         if transport.isBacklogged {
             // Answers already wait for this client to read them: do not pile up more.
             handleClose(subscriptionID)
-            let r = Rejection.rateLimited("too much data waiting for you to read; read it, then ask again")
-            transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: r.message))
-            return
+            return closed(
+                subscriptionID, .rateLimited("too much data waiting for you to read; read it, then ask again"))
         }
         if case .deny(let rejection) = relay.authorization.authorizeRead(filters, auth: auth) {
             handleClose(subscriptionID)
-            transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: rejection.message))
-            return
+            return closed(subscriptionID, rejection)
         }
-        // Register before querying: an event committed after the query's snapshot is then
-        // delivered live (on this thread, so after EOSE) rather than lost.
+        handleClose(subscriptionID)  // a REQ with an open id replaces that subscription
+        // Register before the query takes its snapshot: an event committed in between is held
+        // until EOSE and then sent unless the snapshot already held it (its commit sequence).
         var prefix: [UInt8] = []
         RelayMessage.appendEventPrefix(subscriptionID: subscriptionID, to: &prefix)
-        subscriptions[subscriptionID] = prefix
+        let task = QueryTask(
+            session: self, subscriptionID: subscriptionID, filters: filters, storage: relay.storage,
+            defaultLimit: relay.limits.defaultLimit, now: relay.clock())
+        subscriptions[subscriptionID] = Subscription(prefix: prefix, task: task, phase: .loading(held: []))
         relay.subscriptions.add(connection: id, subscriptionID: subscriptionID, filters: filters, subscriber: self)
-        let stored: [StoredEvent]
-        do {
-            stored = try relay.store.query(filters, defaultLimit: relay.limits.defaultLimit, now: relay.clock())
-        } catch {
+        if !relay.readers.submit(task) {
             handleClose(subscriptionID)
-            relay.logger.error("query failed", metadata: ["error": "\(error)"])
-            transport.send(
-                RelayMessage.closed(subscriptionID: subscriptionID, message: "error: could not read the store"))
-            return
+            closed(subscriptionID, .rateLimited("the relay has too many queries waiting; ask again shortly"))
         }
-        for found in stored {
-            transport.sendEvent(prefix: prefix, eventJSON: found.json)
-        }
-        transport.send(RelayMessage.eose(subscriptionID: subscriptionID))
     }
 
     private func handleClose(_ subscriptionID: String) {
-        guard subscriptions.removeValue(forKey: subscriptionID) != nil else { return }
+        guard let subscription = subscriptions.removeValue(forKey: subscriptionID) else { return }
+        subscription.task?.cancel()
+        if case .sending = subscription.phase { sending.removeAll { $0 == subscriptionID } }
         relay.subscriptions.remove(connection: id, subscriptionID: subscriptionID)
     }
 
-    /// Live delivery from the fan-out, on any thread: queued for this connection's thread, which
-    /// sends it to the subscriptions still open.
-    public func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String]) {
-        post(.live(eventJSON, subscriptionIDs))
+    /// A query finished: start sending its answer (unless its subscription is gone or replaced).
+    private func startSending(_ task: QueryTask, _ result: Result<QueryAnswer, any Error>) {
+        guard var subscription = subscriptions[task.subscriptionID], subscription.task === task,
+            case .loading(let held) = subscription.phase
+        else { return }
+        switch result {
+        case .failure(let error):
+            relay.logger.error("query failed", metadata: ["error": "\(error)"])
+            handleClose(task.subscriptionID)
+            closed(task.subscriptionID, .error("could not read the store"))
+        case .success(let answer):
+            subscription.task = nil
+            subscription.phase = .sending(answer, next: 0, held: held)
+            subscriptions[task.subscriptionID] = subscription
+            sending.append(task.subscriptionID)
+            if !waitingForDrain { sendStored() }
+        }
+    }
+
+    /// Sends stored answers a chunk at a time while the client keeps up; when half the
+    /// outbound budget waits, continues once the client has read most of it.
+    private func sendStored() {
+        while !closed, let subscriptionID = sending.first {
+            if transport.isBacklogged {
+                waitingForDrain = true
+                transport.whenDrained { [self] in
+                    waitingForDrain = false
+                    if !closed { transport.batch { sendStored() } }
+                }
+                return
+            }
+            guard var subscription = subscriptions[subscriptionID],
+                case .sending(let answer, let next, let held) = subscription.phase
+            else {
+                sending.removeFirst()
+                continue
+            }
+            let end = min(answer.events.count, next + Self.chunk)
+            for i in next..<end { transport.sendEvent(prefix: subscription.prefix, eventJSON: answer.events[i].json) }
+            if closed { return }  // sending can drop a client over its budget
+            if end < answer.events.count {
+                subscription.phase = .sending(answer, next: end, held: held)
+                subscriptions[subscriptionID] = subscription
+                continue
+            }
+            sending.removeFirst()
+            subscription.phase = .live(snapshot: answer.sequence)
+            subscriptions[subscriptionID] = subscription
+            transport.send(RelayMessage.eose(subscriptionID: subscriptionID))
+            for (json, sequence) in held where sequence > answer.sequence {
+                transport.sendEvent(prefix: subscription.prefix, eventJSON: json)
+            }
+        }
+    }
+
+    /// A live event for one subscription: sent after EOSE if the stored answer did not hold it,
+    /// held until then otherwise.
+    private func live(_ json: [UInt8], _ subscriptionID: String, _ sequence: UInt64) {
+        guard let index = subscriptions.index(forKey: subscriptionID) else { return }
+        if case .live(let snapshot) = subscriptions.values[index].phase {
+            // Sending may close the connection (a client over its budget), which empties
+            // `subscriptions`: nothing is touched after it.
+            if sequence > snapshot { transport.sendEvent(prefix: subscriptions.values[index].prefix, eventJSON: json) }
+            return
+        }
+        // Take the phase out of the dictionary so that its held events are appended in place.
+        var phase = subscriptions.values[index].phase
+        subscriptions.values[index].phase = .live(snapshot: .max)
+        switch phase {
+        case .live:
+            break
+        case .loading(var held):
+            phase = .live(snapshot: .max)
+            guard held.count < Self.maxHeldLive else { return overflow(subscriptionID) }
+            held.append((json, sequence))
+            phase = .loading(held: held)
+        case .sending(let answer, let next, var held):
+            phase = .live(snapshot: .max)
+            guard held.count < Self.maxHeldLive else { return overflow(subscriptionID) }
+            held.append((json, sequence))
+            phase = .sending(answer, next: next, held: held)
+        }
+        subscriptions.values[index].phase = phase
+    }
+
+    private func overflow(_ subscriptionID: String) {
+        handleClose(subscriptionID)
+        closed(subscriptionID, .error("too many new events arrived while the stored ones were read; ask again"))
     }
 
     // MARK: AUTH
 
     private func handleAuth(_ event: Event) {
-        let now = relay.clock()
-        if EventID.compute(event, scratch: &scratch) != event.id {
-            return ok(event.id, .rejected(.invalid("event id does not match the hash of the event")))
+        if let rejection = relay.validation.verifyIdentity(event, scratch: &scratch) {
+            return ok(event.id, .rejected(rejection))
         }
-        if !Schnorr.verify(event) {
-            return ok(event.id, .rejected(.invalid("signature verification failed")))
-        }
-        switch relay.authorization.verifyAuth(event, auth: auth, now: now) {
+        switch relay.authorization.verifyAuth(event, auth: auth, now: relay.clock()) {
         case .success(let pubkey):
             auth.add(pubkey)
             relay.logger.debug("authenticated", metadata: ["connection": "\(id)", "pubkey": "\(pubkey)"])

@@ -4,8 +4,10 @@ import NostrCore
 /// Something that receives live events for its subscriptions (a connection's session).
 public protocol Subscriber: AnyObject, Sendable {
     /// `eventJSON` is serialized once for all recipients; `subscriptionIDs` are this
-    /// subscriber's subscriptions that the event matched.
-    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String])
+    /// subscriber's subscriptions that the event matched; `sequence` is the commit that made it
+    /// visible to queries (`.max` for an ephemeral event), so that a subscription whose stored
+    /// answer already holds it can skip it.
+    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64)
 }
 
 /// The live subscriptions of every connection, indexed by id, author, tag and kind, so that an
@@ -43,6 +45,30 @@ public final class SubscriptionIndex: Sendable {
         }
     }
 
+    /// The one attribute a filter is indexed under: its ids, else its authors, else its first
+    /// tag condition's values, else its kinds, else the match-all list.
+    enum Attribute {
+        case ids([Bytes32])
+        case authors([Bytes32])
+        case tag(Filter.TagCondition)
+        case kinds([UInt16])
+        case all
+
+        init(_ filter: Filter) {
+            if let ids = filter.ids {
+                self = .ids(ids)
+            } else if let authors = filter.authors {
+                self = .authors(authors)
+            } else if let tag = filter.tags.first {
+                self = .tag(tag)
+            } else if let kinds = filter.kinds {
+                self = .kinds(kinds)
+            } else {
+                self = .all
+            }
+        }
+    }
+
     struct Entry {
         let subscriber: any Subscriber
         let filters: [Filter]
@@ -77,16 +103,13 @@ public final class SubscriptionIndex: Sendable {
             s.byConnection[connection, default: []].insert(subscriptionID)
             for (i, filter) in filters.enumerated() where !filter.matchesNothing {
                 let ref = Ref(key: key, filter: i)
-                if let ids = filter.ids {
-                    for id in ids { s.byID[id, default: []].append(ref) }
-                } else if let authors = filter.authors {
-                    for a in authors { s.byAuthor[a, default: []].append(ref) }
-                } else if let tag = filter.tags.first {
+                switch Attribute(filter) {
+                case .ids(let ids): for id in ids { s.byID[id, default: []].append(ref) }
+                case .authors(let authors): for a in authors { s.byAuthor[a, default: []].append(ref) }
+                case .tag(let tag):
                     for v in tag.values { s.byTag[TagKey(name: tag.name, value: v), default: []].append(ref) }
-                } else if let kinds = filter.kinds {
-                    for k in kinds { s.byKind[k, default: []].append(ref) }
-                } else {
-                    s.all.append(ref)
+                case .kinds(let kinds): for k in kinds { s.byKind[k, default: []].append(ref) }
+                case .all: s.all.append(ref)
                 }
             }
         }
@@ -105,10 +128,6 @@ public final class SubscriptionIndex: Sendable {
         }
     }
 
-    public func contains(connection: UInt64, subscriptionID: String) -> Bool {
-        state.withLockedValue { $0.entries[Key(connection: connection, subscriptionID: subscriptionID)] != nil }
-    }
-
     private static func unindex(_ s: inout State, _ key: Key) {
         guard let entry = s.entries.removeValue(forKey: key) else { return }
         s.byConnection[key.connection]?.remove(key.subscriptionID)
@@ -118,16 +137,12 @@ public final class SubscriptionIndex: Sendable {
             if map[k]?.isEmpty == true { map[k] = nil }
         }
         for filter in entry.filters where !filter.matchesNothing {
-            if let ids = filter.ids {
-                for id in ids { drop(&s.byID, id) }
-            } else if let authors = filter.authors {
-                for a in authors { drop(&s.byAuthor, a) }
-            } else if let tag = filter.tags.first {
-                for v in tag.values { drop(&s.byTag, TagKey(name: tag.name, value: v)) }
-            } else if let kinds = filter.kinds {
-                for k in kinds { drop(&s.byKind, k) }
-            } else {
-                s.all.removeAll { $0.key == key }
+            switch Attribute(filter) {
+            case .ids(let ids): for id in ids { drop(&s.byID, id) }
+            case .authors(let authors): for a in authors { drop(&s.byAuthor, a) }
+            case .tag(let tag): for v in tag.values { drop(&s.byTag, TagKey(name: tag.name, value: v)) }
+            case .kinds(let kinds): for k in kinds { drop(&s.byKind, k) }
+            case .all: s.all.removeAll { $0.key == key }
             }
         }
     }

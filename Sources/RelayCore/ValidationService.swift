@@ -34,12 +34,7 @@ public struct ValidationService: Sendable {
         if limits.createdAtLowerLimit > 0 && event.createdAt < now - limits.createdAtLowerLimit {
             return .failure(.invalid("event creation date is too far in the past"))
         }
-        if EventID.compute(event, scratch: &scratch) != event.id {
-            return .failure(.invalid("event id does not match the hash of the event"))
-        }
-        if !Schnorr.verify(event) {
-            return .failure(.invalid("signature verification failed"))
-        }
+        if let rejection = verifyIdentity(event, scratch: &scratch) { return .failure(rejection) }
         if let expiration = event.expiration, expiration <= now {
             return .failure(.invalid("event has expired"))
         }
@@ -48,5 +43,17 @@ public struct ValidationService: Sendable {
             return .failure(.invalid("event is larger than \(limits.maxEventSize) bytes"))
         }
         return .success(ValidEvent(event: event, json: json))
+    }
+
+    /// The id is the SHA-256 of the canonical form and the BIP-340 signature verifies: the one
+    /// check of who made an event, for EVENT and AUTH messages alike.
+    public func verifyIdentity(_ event: Event, scratch: inout [UInt8]) -> Rejection? {
+        if EventID.compute(event, scratch: &scratch) != event.id {
+            return .invalid("event id does not match the hash of the event")
+        }
+        if !Schnorr.verify(event) {
+            return .invalid("signature verification failed")
+        }
+        return nil
     }
 }

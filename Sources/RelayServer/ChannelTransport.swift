@@ -23,6 +23,8 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     private var pausedBySession = false
     private var pausedByBacklog = false
     private var reading = true
+    /// Called once the backlog falls under an eighth of the budget (`whenDrained`).
+    private var drained: (() -> Void)?
 
     /// The context of NIO's WebSocket frame encoder: text frames, whose header this transport
     /// writes itself into room left before the payload, are written from there, past the
@@ -56,6 +58,15 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
             pausedByBacklog = over
             applyReading()
         }
+        if let body = drained, now <= budget / 8, !closing {
+            drained = nil
+            body()
+        }
+    }
+
+    func whenDrained(_ body: @escaping () -> Void) {
+        drained = body
+        if !batching && !flushScheduled { refresh() }
     }
 
     /// Takes this client's backlog off the ledger; called once, when the connection is gone.

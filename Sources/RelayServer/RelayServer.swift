@@ -42,7 +42,9 @@ public final class RelayServer: Sendable {
                 let connectionID = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    let http = HTTPHandler(relay: relay, healthy: { [self] in !stopped.load(ordering: .relaxed) })
+                    let http = HTTPHandler(
+                        relay: relay,
+                        healthy: { [self] in !stopped.load(ordering: .relaxed) && relay.storage.checkHealth() })
                     let httpOnLoop = NIOLoopBound(http, eventLoop: channel.eventLoop)
                     let upgrader = NIOWebSocketServerUpgrader(
                         maxFrameSize: limits.maxMessageLength,
@@ -97,8 +99,8 @@ public final class RelayServer: Sendable {
     /// Bytes queued for all clients together, as the outbound ledger counts them.
     public var queuedOutboundBytes: Int { ledger.queued }
 
-    /// Graceful shutdown: stop accepting, stop reading, let the writer commit and answer what it
-    /// holds, then close every connection with a close frame.
+    /// Graceful shutdown: stop accepting, stop reading, let the writer commit and the matcher
+    /// answer what they hold, stop the readers, then close every connection with a close frame.
     public func shutdown() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         relay.logger.info("shutting down", metadata: ["connections": "\(registry.count)"])
@@ -107,7 +109,7 @@ public final class RelayServer: Sendable {
         for transport in connections {
             try? transport.loop.submit { transport.setReading(false) }.wait()
         }
-        relay.writer.shutdown()
+        relay.shutdown()
         for transport in connections {
             let closed = transport.loop.submit { () -> EventLoopFuture<Void> in
                 transport.close(code: .goingAway, reason: "relay shutting down")
@@ -116,7 +118,7 @@ public final class RelayServer: Sendable {
             _ = try? closed.wait()
         }
         try? group.syncShutdownGracefully()
-        relay.store.close()
+        relay.storage.close()
         relay.logger.info("stopped")
     }
 }

@@ -9,6 +9,7 @@ struct Configuration {
     var dataDirectory = "./tern-data"
     var logLevel = "info"
     var mapSizeMB = 8192
+    var maxScanPerFilter = StoreOptions().maxScanPerFilter
     var info = RelayInfo()
     var limits = Limits()
     var policy = Policy()
@@ -67,6 +68,9 @@ struct Configuration {
         number("limits", "max_events_in_flight", 1...100_000) { $0.limits.maxEventsInFlight = $1 },
         number("limits", "max_connections", 1...1_000_000) { $0.limits.maxConnections = $1 },
         number("limits", "max_connections_per_ip", 1...1_000_000) { $0.limits.maxConnectionsPerIP = $1 },
+        number("readers", "threads", 1...256) { $0.limits.readerThreads = $1 },
+        number("readers", "queue_depth", 1...1_000_000) { $0.limits.readerQueueDepth = $1 },
+        number("readers", "max_scan_per_filter", 1...100_000_000) { $0.maxScanPerFilter = $1 },
         flag("policy", "accept_protected_events") { $0.policy.acceptProtectedEvents = $1 },
         flag("policy", "auth_required_for_writes") { $0.policy.authRequiredForWrites = $1 },
         flag("policy", "auth_required_for_reads") { $0.policy.authRequiredForReads = $1 },
@@ -134,7 +138,11 @@ struct Configuration {
         }
     }
 
-    var storeOptions: StoreOptions { StoreOptions(mapSize: mapSizeMB << 20) }
+    var storeOptions: StoreOptions {
+        StoreOptions(
+            mapSize: mapSizeMB << 20, maxReaders: UInt32(max(512, limits.readerThreads + 256)),
+            maxScanPerFilter: maxScanPerFilter)
+    }
 }
 
 enum ConfigurationError: Error, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import EventStorage
 import Logging
 import NostrStore
 import RelayCore
@@ -57,11 +58,10 @@ struct Serve: ParsableCommand {
                 "cannot open store", metadata: ["path": "\(configuration.dataDirectory)", "error": "\(error)"])
             throw ExitCode(1)
         }
-        let writer = EventWriter(store: store, clock: clock, logger: logger)
-        writer.start()
         let relay = Relay(
-            info: configuration.info, limits: configuration.limits, policy: configuration.policy, store: store,
-            writer: writer, clock: clock, logger: logger)
+            info: configuration.info, limits: configuration.limits, policy: configuration.policy, storage: store,
+            clock: clock, logger: logger)
+        relay.start()
         let server = RelayServer(relay: relay)
         do {
             try server.start(host: configuration.host, port: configuration.port)
@@ -69,7 +69,7 @@ struct Serve: ParsableCommand {
             logger.critical(
                 "cannot listen",
                 metadata: ["address": "\(configuration.host):\(configuration.port)", "error": "\(error)"])
-            writer.shutdown()
+            relay.shutdown()
             store.close()
             throw ExitCode(1)
         }

@@ -59,7 +59,7 @@ final class ClientMessageTests: XCTestCase {
             guard case .malformed = error(text) else { return XCTFail("\(text) should be malformed") }
         }
         // An EVENT whose payload is not an object has no id to answer OK with.
-        guard case .invalidEvent(nil, _, false) = error(#"["EVENT",5]"#) else { return XCTFail("EVENT 5") }
+        guard case .invalidEvent(nil, _) = error(#"["EVENT",5]"#) else { return XCTFail("EVENT 5") }
     }
 
     func testDeepNestingIsRefusedWithoutCrashing() {
@@ -94,7 +94,7 @@ final class ClientMessageTests: XCTestCase {
             (json.replacingOccurrences(of: #","content":"x""#, with: ""), "missing field: content"),
         ]
         for (text, word) in cases {
-            guard case .invalidEvent(let id, let reason, false)? = error(#"["EVENT",\#(text)]"#) else {
+            guard case .invalidEvent(let id, let reason)? = error(#"["EVENT",\#(text)]"#) else {
                 XCTFail("\(word): not an invalid event")
                 continue
             }
@@ -106,7 +106,7 @@ final class ClientMessageTests: XCTestCase {
     func testUppercaseIDIsRejectedWithoutAnID() {
         let event = signer.event(kind: 1, content: "x", createdAt: 1_700_000_000)
         let text = event.json.replacingOccurrences(of: event.id.hex, with: event.id.hex.uppercased())
-        guard case .invalidEvent(nil, let reason, _)? = error(#"["EVENT",\#(text)]"#) else { return XCTFail() }
+        guard case .invalidEvent(nil, let reason)? = error(#"["EVENT",\#(text)]"#) else { return XCTFail() }
         XCTAssertTrue(reason.contains("id must be 64 lowercase hex"), reason)
     }
 

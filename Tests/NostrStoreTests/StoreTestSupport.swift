@@ -1,19 +1,13 @@
+import EventStorage
 import Foundation
 import Logging
 import NostrCore
 import NostrStore
 import XCTest
 
-/// The store tests draw from a seeded generator, so a failing seed can be replayed.
-typealias SeededRandom = SplitMix64
-
-extension Bytes32 {
-    static func random(using rng: inout SeededRandom) -> Bytes32 {
-        Bytes32(w0: rng.next(), w1: rng.next(), w2: rng.next(), w3: rng.next())
-    }
-}
-
-/// A store in a fresh temporary directory with its writer running.
+/// An LMDB store in a fresh temporary directory with its writer running, for what is particular
+/// to LMDB (layout, map size, the planner). The semantics every backend shares are tested in
+/// StorageConformanceTests.
 final class TestStore {
     let path: String
     var store: EventStore
@@ -27,7 +21,7 @@ final class TestStore {
 
     static func open(_ path: String, mapSize: Int) throws -> (EventStore, EventWriter) {
         let store = try EventStore(path: path, options: StoreOptions(mapSize: mapSize), logger: Logger(label: "test"))
-        let writer = EventWriter(store: store, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
+        let writer = EventWriter(storage: store, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
         writer.start()
         return (store, writer)
     }
@@ -52,14 +46,13 @@ final class TestStore {
         if events.isEmpty { done.fulfill() }
         for (i, event) in events.enumerated() {
             while !writer.submit(
-                event, json: event.jsonBytes,
+                Write.byKind(event),
                 completion: { outcome in
                     outcomes.set(i, outcome)
                     done.fulfill()
                 })
             {
-                // The inbox is full: wait for the writer to drain some of it.
-                usleep(1000)
+                usleep(1000)  // the inbox is full: wait for the writer to drain some of it
             }
         }
         XCTAssertEqual(XCTWaiter().wait(for: [done], timeout: 60), .completed, file: file, line: line)
@@ -69,7 +62,7 @@ final class TestStore {
     func write(_ event: Event) -> WriteOutcome { write([event])[0] }
 
     func query(_ filters: [Filter], limit: Int = 100) throws -> [Event] {
-        try store.query(filters, defaultLimit: limit, now: now).map { $0.event! }
+        try store.fetch(filters, defaultLimit: limit, now: now).map { $0.event! }
     }
 }
 

@@ -1,3 +1,4 @@
+import EventStorage
 import NostrCore
 import RelayCore
 import XCTest
@@ -146,16 +147,23 @@ final class AuthorizationServiceTests: XCTestCase {
 }
 
 final class RoutingServiceTests: XCTestCase {
-    func testRoutesByKind() {
+    func testRoutesByKindAndCarriesTheAddress() {
         let s = Signer(seed: 31)
-        let routing = RoutingService()
-        func route(_ kind: UInt16) -> Route { routing.route(s.event(kind: kind, content: "", createdAt: 1)) }
-        XCTAssertEqual(route(1), .regular)
-        XCTAssertEqual(route(5), .deletion)
-        XCTAssertEqual(route(0), .replaceable)
-        XCTAssertEqual(route(10002), .replaceable)
-        XCTAssertEqual(route(30023), .addressable)
-        XCTAssertEqual(route(20001), .ephemeral)
+        let routing = RoutingService(relayURL: "wss://relay.example.com")
+        func route(_ kind: UInt16, _ tags: Tags = []) -> Route {
+            routing.route(s.event(kind: kind, content: "", tags: tags, createdAt: 1))
+        }
+        XCTAssertEqual(route(1), .store(.insert))
+        XCTAssertEqual(route(5), .store(.delete))
+        XCTAssertEqual(route(0), .store(.replace(Address(pubkey: s.publicKey, kind: 0, d: ""))))
+        XCTAssertEqual(
+            route(10002, [["d", "ignored"]]), .store(.replace(Address(pubkey: s.publicKey, kind: 10002, d: ""))))
+        XCTAssertEqual(
+            route(30023, [["d", "post"]]), .store(.replace(Address(pubkey: s.publicKey, kind: 30023, d: "post"))))
+        XCTAssertEqual(route(20001), .broadcast)
         XCTAssertEqual(route(22242), .refuse(.invalid("kind 22242 events are only accepted in AUTH messages")))
+        XCTAssertEqual(route(62, [["relay", "ALL_RELAYS"]]), .store(.vanish))
+        XCTAssertEqual(route(62, [["relay", "wss://RELAY.example.com/"]]), .store(.vanish))
+        XCTAssertEqual(route(62, [["relay", "wss://other.example.com"]]), .store(.insert), "not for this relay")
     }
 }

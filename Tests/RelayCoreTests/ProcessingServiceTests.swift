@@ -1,3 +1,4 @@
+import EventStorage
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -6,10 +7,13 @@ import NostrStore
 import RelayCore
 import XCTest
 
+/// The pipeline after the services: processing → writer (commits only) → matcher (fan-out,
+/// then the origin's outcome), on a real LMDB store.
 final class ProcessingServiceTests: XCTestCase {
     var path = ""
     var store: EventStore!
     var writer: EventWriter!
+    var matcher: Matcher!
     var processing: ProcessingService!
     let index = SubscriptionIndex()
     let signer = Signer(seed: 51)
@@ -17,24 +21,31 @@ final class ProcessingServiceTests: XCTestCase {
     override func setUpWithError() throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("tern-proc-\(UUID().uuidString)").path
         store = try EventStore(path: path, logger: Logger(label: "test"))
-        writer = EventWriter(store: store, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
+        matcher = Matcher(subscriptions: index)
+        writer = EventWriter(storage: store, sink: matcher, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
+        matcher.start()
         writer.start()
-        processing = ProcessingService(writer: writer, subscriptions: index)
+        processing = ProcessingService(writer: writer, matcher: matcher)
     }
 
     override func tearDown() {
         writer.shutdown()
+        matcher.shutdown()
         store.close()
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    func process(_ event: Event, _ route: Route) -> Outcome {
+    func process(_ event: Event, _ route: Route, subscriber: RecordingSubscriber? = nil) -> Outcome {
         let valid = try! ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
         let box = NIOLockedValueBox<Outcome?>(nil)
         let done = expectation(description: "outcome")
         processing.process(
             valid, route: route,
-            origin: RecordingOrigin(processing) { outcome in
+            origin: RecordingOrigin { outcome in
+                // The origin hears the outcome only after the live subscribers were handed the event.
+                if let subscriber, outcome == .saved || outcome == .broadcast {
+                    XCTAssertTrue(subscriber.received.withLockedValue { $0.contains { $0.0 == event.json } })
+                }
                 box.withLockedValue { $0 = outcome }
                 done.fulfill()
             })
@@ -44,8 +55,9 @@ final class ProcessingServiceTests: XCTestCase {
 
     func testFullWriterQueueIsRefusedWithRateLimitedThenDrains() throws {
         // A writer with room for two that has not started: the third event finds it full.
-        let small = EventWriter(store: store, capacity: 2, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
-        let processing = ProcessingService(writer: small, subscriptions: index)
+        let small = EventWriter(
+            storage: store, sink: matcher, capacity: 2, clock: { 1_700_000_000 }, logger: Logger(label: "test"))
+        let processing = ProcessingService(writer: small, matcher: matcher)
         let outcomes = NIOLockedValueBox<[Int: Outcome]>([:])
         let queued = expectation(description: "queued events are saved")
         queued.expectedFulfillmentCount = 2
@@ -54,8 +66,8 @@ final class ProcessingServiceTests: XCTestCase {
             let event = signer.event(kind: 1, content: "queued \(i)", createdAt: 1_700_000_000)
             let valid = try ValidationService(limits: Limits()).validate(event, now: 1_700_000_000).get()
             processing.process(
-                valid, route: .regular,
-                origin: RecordingOrigin(processing) { outcome in
+                valid, route: .store(.insert),
+                origin: RecordingOrigin { outcome in
                     outcomes.withLockedValue { $0[i] = outcome }
                     if i < 2 { queued.fulfill() } else { refused.fulfill() }
                 })
@@ -71,14 +83,14 @@ final class ProcessingServiceTests: XCTestCase {
         small.shutdown()
     }
 
-    func testSavedEventsAreStoredThenDelivered() throws {
+    func testSavedEventsAreStoredThenDeliveredThenAnswered() throws {
         let sub = RecordingSubscriber()
         index.add(connection: 1, subscriptionID: "live", filters: [Filter(kinds: [1])], subscriber: sub)
         let event = signer.event(kind: 1, content: "x", createdAt: 1_700_000_000)
-        XCTAssertEqual(process(event, .regular), .saved)
+        XCTAssertEqual(process(event, .store(.insert), subscriber: sub), .saved)
         XCTAssertNotNil(try store.event(id: event.id), "stored before the outcome is reported")
         XCTAssertEqual(sub.received.withLockedValue { $0.map(\.1) }, [["live"]])
-        XCTAssertEqual(process(event, .regular), .duplicate)
+        XCTAssertEqual(process(event, .store(.insert)), .duplicate)
         XCTAssertEqual(sub.received.withLockedValue { $0.count }, 1, "a duplicate is not delivered again")
         XCTAssertEqual(Outcome.duplicate.okAnswer.accepted, true)
         XCTAssertEqual(Outcome.duplicate.okAnswer.message, "duplicate: already have this event")
@@ -88,16 +100,18 @@ final class ProcessingServiceTests: XCTestCase {
         let sub = RecordingSubscriber()
         index.add(connection: 1, subscriptionID: "eph", filters: [Filter(kinds: [20001])], subscriber: sub)
         let event = signer.event(kind: 20001, content: "x", createdAt: 1_700_000_000)
-        XCTAssertEqual(process(event, .ephemeral), .broadcast)
+        XCTAssertEqual(process(event, .broadcast, subscriber: sub), .broadcast)
         XCTAssertNil(try store.event(id: event.id))
         XCTAssertEqual(sub.received.withLockedValue { $0.count }, 1)
     }
 
-    func testOutcomesMapToNIP01Answers() {
+    func testTheRoutesActionReachesTheStore() {
+        // The address comes from routing: the store replaces by it without working it out again.
+        let routing = RoutingService()
         let old = signer.event(kind: 0, content: "old", createdAt: 1_699_999_000)
         let new = signer.event(kind: 0, content: "new", createdAt: 1_699_999_500)
-        XCTAssertEqual(process(new, .replaceable), .saved)
-        let obsolete = process(old, .replaceable)
+        XCTAssertEqual(process(new, routing.route(new)), .saved)
+        let obsolete = process(old, routing.route(old))
         XCTAssertEqual(obsolete.okAnswer.accepted, false)
         XCTAssertEqual(obsolete.okAnswer.message, "duplicate: a newer version of this event is already stored")
         let refused = process(old, .refuse(.invalid("nope")))
@@ -105,24 +119,19 @@ final class ProcessingServiceTests: XCTestCase {
     }
 }
 
-/// An origin that hands each outcome to a closure and counts the calls (exactly one is allowed).
+/// An origin that hands each outcome to a closure and checks it is called exactly once.
 final class RecordingOrigin: EventOrigin {
-    let processing: ProcessingService
     let body: @Sendable (Outcome) -> Void
     let calls = NIOLockedValueBox(0)
 
-    init(_ processing: ProcessingService, _ body: @escaping @Sendable (Outcome) -> Void) {
-        self.processing = processing
+    init(_ body: @escaping @Sendable (Outcome) -> Void) {
         self.body = body
-    }
-
-    func written(_ event: Event, json: [UInt8], outcome: WriteOutcome) {
-        finishWrite(event, json: json, outcome, processing: processing)
     }
 
     func processed(_ id: Bytes32, _ outcome: Outcome) {
         let n = calls.withLockedValue {
-            $0 += 1; return $0
+            $0 += 1
+            return $0
         }
         precondition(n == 1, "an origin was told an outcome twice")
         body(outcome)

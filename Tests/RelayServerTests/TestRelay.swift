@@ -1,3 +1,4 @@
+import EventStorage
 import Foundation
 import Logging
 import NIOCore
@@ -16,19 +17,20 @@ final class TestRelay: @unchecked Sendable {
     let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var stopped = false
 
-    init(limits: Limits = Limits(), policy: Policy = Policy(), info: RelayInfo = RelayInfo(), path: String? = nil)
-        throws
-    {
+    init(
+        limits: Limits = Limits(), policy: Policy = Policy(), info: RelayInfo = RelayInfo(), path: String? = nil,
+        maxScanPerFilter: Int = StoreOptions().maxScanPerFilter
+    ) throws {
         self.path =
             path ?? FileManager.default.temporaryDirectory.appendingPathComponent("tern-e2e-\(UUID().uuidString)").path
         var logger = Logger(label: "tern-test")
         logger.logLevel = .warning
         let clock: UnixClock = { Int64(Date().timeIntervalSince1970) }
-        let store = try EventStore(path: self.path, options: StoreOptions(mapSize: 256 << 20), logger: logger)
-        let writer = EventWriter(store: store, clock: clock, logger: logger)
-        writer.start()
-        let relay = Relay(
-            info: info, limits: limits, policy: policy, store: store, writer: writer, clock: clock, logger: logger)
+        let store = try EventStore(
+            path: self.path, options: StoreOptions(mapSize: 256 << 20, maxScanPerFilter: maxScanPerFilter),
+            logger: logger)
+        let relay = Relay(info: info, limits: limits, policy: policy, storage: store, clock: clock, logger: logger)
+        relay.start()
         server = RelayServer(relay: relay, threads: 2)
         port = try server.start(host: "127.0.0.1", port: 0)
     }

@@ -1,0 +1,71 @@
+import NostrCore
+
+/// What the relay needs of a store, whatever holds the events (LMDB embedded, or a database
+/// server). Writes go through one `EventWriter`, which calls `commit` on its own thread; reads
+/// may run on any thread but never on an event loop (the relay runs them on its readers).
+public protocol EventStorage: AnyObject, Sendable {
+    /// Applies `writes` in order, by `WriteRules`, and commits them durably, in one transaction
+    /// where it can. Appends one outcome per write to `outcomes`, and returns the commit
+    /// sequence of each write in `sequences` (a write that failed gets 0). A failure of one write
+    /// must not fail the others. Writer thread only.
+    func commit(_ writes: [Write], outcomes: inout [WriteOutcome], sequences: inout [UInt64])
+
+    /// Removes up to `max` events whose NIP-40 expiration is at or before `now`; returns how
+    /// many. Writer thread only.
+    func sweepExpired(now: Int64, max: Int) throws -> Int
+
+    /// A query of the union of `filters` (each with its own limit, `defaultLimit` when it has
+    /// none), answered newest first, ties by lowest id, expired events left out, within the
+    /// scan budget. It runs in steps, so a reader can interleave it with others.
+    func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> any StorageQuery
+
+    /// How many stored events match any of `filters` (NIP-45), within the scan budget.
+    func count(_ filters: [Filter], now: Int64) throws -> Int
+
+    /// The stored event with this id.
+    func event(id: Bytes32) throws -> StoredEvent?
+
+    /// The (created_at, id) items of every stored event matching `filter`, oldest first, ties
+    /// by lowest id (NIP-77), within the scan budget.
+    func items(_ filter: Filter, now: Int64) throws -> [SyncItem]
+
+    /// How many events are stored.
+    var count: Int { get }
+
+    /// Whether the store answers reads (`/health`).
+    func checkHealth() -> Bool
+
+    func close()
+}
+
+/// One REQ's initial query, run in steps. It reads one consistent snapshot from start to end.
+/// Only one thread may use it at a time (the readers hand it from one to another between steps).
+public protocol StorageQuery: AnyObject, Sendable {
+    /// Walks up to `steps` index entries (each candidate checked against its filter); returns
+    /// true once the answer is complete.
+    func advance(steps: Int) throws -> Bool
+    /// The answer, newest first; once `advance` returned true.
+    var results: [StoredEvent] { get }
+    /// The commit sequence of the snapshot: every write committed at or before it is reflected
+    /// in the answer, none after it.
+    var sequence: UInt64 { get }
+    /// Ends the query early (a closed subscription) and frees what it holds.
+    func cancel()
+}
+
+extension StorageQuery {
+    /// Runs the query to its end (tools and tests; the relay's readers run it in slices).
+    public func run() throws -> [StoredEvent] {
+        while try !advance(steps: 1 << 20) {}
+        return results
+    }
+}
+
+extension EventStorage {
+    /// The answer to `filters` at once (tools and tests).
+    public func fetch(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> [StoredEvent] {
+        let query: any StorageQuery = try query(filters, defaultLimit: defaultLimit, now: now)
+        defer { query.cancel() }
+        return try query.run()
+    }
+}

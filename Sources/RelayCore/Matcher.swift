@@ -1,0 +1,91 @@
+import EventStorage
+import NIOConcurrencyHelpers
+import NIOPosix
+import NostrCore
+
+/// The matcher: the pipeline's step after the writer. On its own thread it matches each saved
+/// (or ephemeral) event against the live subscriptions, hands it to the subscribers' mailboxes,
+/// then tells the event's origin the outcome, so the publisher's OK never precedes the
+/// deliveries. The writer only commits and the publishing session is not on this path.
+public final class Matcher: CommitSink, @unchecked Sendable {
+    enum Item {
+        case committed(Committed)
+        case broadcast(ValidEvent, any EventOrigin)
+    }
+
+    public let subscriptions: SubscriptionIndex
+    private let inbox: BatchInbox<Item>
+    private let thread = NIOThreadPool(numberOfThreads: 1)
+    private let finished = ConditionLock<Bool>(value: false)
+    private let started = NIOLockedValueBox(false)
+
+    /// `capacity`: items waiting; the writer waits while it is full, ephemeral events are refused.
+    public init(subscriptions: SubscriptionIndex, capacity: Int = 8192) {
+        self.subscriptions = subscriptions
+        inbox = BatchInbox(capacity: capacity)
+    }
+
+    public func start() {
+        guard
+            started.withLockedValue({ s in
+                defer { s = true }; return !s
+            })
+        else { return }
+        thread.start()
+        thread.submit { [self] _ in
+            run()
+            finished.lock()
+            finished.unlock(withValue: true)
+        }
+    }
+
+    /// From the writer's thread, after each commit.
+    public func committed(_ batch: [Committed]) {
+        inbox.pushAll(batch.lazy.map { Item.committed($0) })
+    }
+
+    /// An ephemeral event, from a connection's thread; false when the matcher is full.
+    public func broadcast(_ valid: ValidEvent, origin: any EventOrigin) -> Bool {
+        inbox.push(.broadcast(valid, origin))
+    }
+
+    /// Delivers what is queued, then ends the thread. Call after the writer's shutdown.
+    public func shutdown() {
+        inbox.stop()
+        if started.withLockedValue({ s in
+            defer { s = true }; return s
+        }) {
+            finished.lock(whenValue: true)
+            finished.unlock()
+        } else {
+            run()  // never started: deliver and report what is queued, here
+        }
+        try? thread.syncShutdownGracefully()
+    }
+
+    private func run() {
+        var batch: [Item] = []
+        batch.reserveCapacity(1024)
+        while inbox.take(into: &batch, max: 1024, timeoutSeconds: 1) {
+            for item in batch {
+                switch item {
+                case .committed(let c):
+                    if c.outcome == .saved { fanOut(c.write.event, json: c.write.json, sequence: c.sequence) }
+                    c.requester?.written(c)
+                case .broadcast(let valid, let origin):
+                    fanOut(valid.event, json: valid.json, sequence: .max)
+                    origin.processed(valid.event.id, .broadcast)
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// `sequence`: the commit that made the event visible to queries (`.max` for an ephemeral
+    /// event, which no query sees).
+    func fanOut(_ event: Event, json: [UInt8], sequence: UInt64) {
+        for (subscriber, ids) in subscriptions.match(event) {
+            subscriber.deliver(json, to: ids, sequence: sequence)
+        }
+    }
+}

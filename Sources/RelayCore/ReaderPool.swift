@@ -1,0 +1,124 @@
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// One connection's piece of read work (a REQ's initial query), run in slices.
+public protocol ReadTask: AnyObject, Sendable {
+    /// The connection it serves: the pool runs one task of a connection at a time, and takes
+    /// connections in turn.
+    var connection: UInt64 { get }
+    /// Whether it has begun (holds a snapshot between slices).
+    var isStarted: Bool { get }
+    /// Runs for about `nanoseconds`; true when finished (or cancelled). Reader thread only.
+    func runSlice(nanoseconds: UInt64) -> Bool
+}
+
+/// The relay's readers: a bounded pool of threads (NIO's thread pool) that run REQs' initial
+/// queries, never on an event loop. Scheduling is fair between connections: each connection
+/// has a queue, connections take turns, and a task runs one time slice per turn before going
+/// back behind the others (as strfry's query scheduler does), so one connection's heavy REQs
+/// delay another's small one by about one slice per busy reader.
+public final class ReaderPool: @unchecked Sendable {
+    public let threads: Int
+    /// Tasks queued or running, in all; past it, `submit` refuses.
+    public let queueDepth: Int
+    /// Tasks begun but not finished (each keeps a read snapshot between its slices).
+    public let maxStarted: Int
+    public let sliceNanoseconds: UInt64
+    private let pool: NIOThreadPool
+
+    private struct State {
+        var queues: [UInt64: [any ReadTask]] = [:]
+        /// Connections with queued tasks and none running, in turn order.
+        var turns: [UInt64] = []
+        var total = 0
+        var started = 0
+        var workers = 0
+        var stopped = false
+    }
+    private let state = NIOLockedValueBox(State())
+
+    public init(threads: Int, queueDepth: Int, maxStarted: Int = 128, sliceMilliseconds: Int = 5) {
+        self.threads = max(1, threads)
+        self.queueDepth = max(1, queueDepth)
+        self.maxStarted = max(1, maxStarted)
+        self.sliceNanoseconds = UInt64(max(1, sliceMilliseconds)) * 1_000_000
+        pool = NIOThreadPool(numberOfThreads: self.threads)
+        pool.start()
+    }
+
+    /// Queues `task` behind its connection's earlier ones; false when the pool is full or stopped.
+    public func submit(_ task: any ReadTask) -> Bool {
+        let startWorker = state.withLockedValue { s -> Bool? in
+            guard !s.stopped, s.total < queueDepth else { return nil }
+            s.total += 1
+            if s.queues[task.connection] == nil {
+                s.queues[task.connection] = [task]
+                s.turns.append(task.connection)
+            } else {
+                s.queues[task.connection]!.append(task)
+            }
+            guard s.workers < threads else { return false }
+            s.workers += 1
+            return true
+        }
+        guard let startWorker else { return false }
+        if startWorker { pool.submit { [self] _ in work() } }
+        return true
+    }
+
+    /// Tasks queued or running.
+    public var pending: Int { state.withLockedValue { $0.total } }
+
+    /// A worker: takes turns until no connection has work, then ends (a new submit starts one).
+    private func work() {
+        var next = take(finished: nil)
+        while let task = next {
+            let done = task.runSlice(nanoseconds: sliceNanoseconds)
+            next = take(finished: (task, done))
+        }
+    }
+
+    /// Puts the task that ran back (at the head of its connection's queue unless it finished,
+    /// its connection at the back of the turns) and takes the next turn's task; nil ends the
+    /// worker.
+    private func take(finished: (task: any ReadTask, done: Bool)?) -> (any ReadTask)? {
+        state.withLockedValue { s -> (any ReadTask)? in
+            if let (task, done) = finished {
+                let c = task.connection
+                var queue = s.queues.removeValue(forKey: c) ?? []
+                if done {
+                    s.total -= 1
+                    s.started -= 1
+                } else {
+                    queue.insert(task, at: 0)
+                }
+                if !queue.isEmpty {
+                    s.queues[c] = queue
+                    s.turns.append(c)
+                }
+            }
+            // The first connection in turn order whose next task may run: one not yet begun waits
+            // while `maxStarted` tasks hold snapshots (there is then a begun one in the turns).
+            var i = 0
+            while i < s.turns.count {
+                let c = s.turns[i]
+                if let task = s.queues[c]?.first, task.isStarted || s.started < maxStarted {
+                    s.turns.remove(at: i)
+                    s.queues[c]!.removeFirst()
+                    if s.queues[c]!.isEmpty { s.queues[c] = [] }
+                    if !task.isStarted { s.started += 1 }
+                    return task
+                }
+                i += 1
+            }
+            s.workers -= 1
+            return nil
+        }
+    }
+
+    /// Stops taking tasks and waits for the threads to finish their slices.
+    public func shutdown() {
+        state.withLockedValue { $0.stopped = true }
+        try? pool.syncShutdownGracefully()
+    }
+}

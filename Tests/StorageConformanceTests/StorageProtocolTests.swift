@@ -1,0 +1,147 @@
+import EventStorage
+import Foundation
+import NostrCore
+import NostrReference
+import XCTest
+
+/// What the relay needs of any backend beyond the NIP-01 semantics: NIP-62 vanish, the ids
+/// limit, counts, sync items, snapshots and their commit sequences, stepwise queries, the scan
+/// budget, and the three-way agreement with the naive reference.
+final class StorageProtocolTests: XCTestCase {
+    let alice = Bytes32(w0: 1, w1: 1, w2: 1, w3: 1)
+    let bob = Bytes32(w0: 2, w1: 2, w2: 2, w3: 2)
+    var rng = SplitMix64(seed: 8)
+
+    func event(_ pubkey: Bytes32, _ createdAt: Int64, kind: UInt16, tags: Tags = []) -> Event {
+        makeEvent(id: .random(using: &rng), pubkey: pubkey, createdAt: createdAt, kind: kind, tags: tags)
+    }
+
+    func testRequestToVanishDeletesTheAuthorsEventsAndGiftWrapsToThemAndRefusesThemAgain() throws {
+        try forEachBackend { t in
+            let note = event(alice, 100, kind: 1)
+            let profile = event(alice, 150, kind: 0)
+            let deletion = event(alice, 160, kind: 5, tags: [["e", Bytes32.random(using: &rng).hex]])
+            let afterwards = event(alice, 300, kind: 1)
+            let bobs = event(bob, 100, kind: 1)
+            let wrapToAlice = event(bob, 120, kind: 1059, tags: [["p", alice.hex]])
+            let wrapToBob = event(alice, 120, kind: 1059, tags: [["p", bob.hex]])
+            let wrapToCarol = event(bob, 120, kind: 1059, tags: [["p", bob.hex]])
+            XCTAssertEqual(
+                t.write([note, profile, deletion, afterwards, bobs, wrapToAlice, wrapToBob, wrapToCarol]),
+                Array(repeating: .saved, count: 8))
+            let vanish = event(alice, 200, kind: 62, tags: [["relay", "ALL_RELAYS"]])
+            XCTAssertEqual(t.write(vanish), .saved, "the request itself is kept")
+            for gone in [note, profile, deletion, wrapToAlice, wrapToBob] {
+                XCTAssertFalse(try t.stored(gone.id), "\(gone.kind) of \(gone.createdAt) is gone")
+            }
+            for kept in [afterwards, bobs, wrapToCarol, vanish] { XCTAssertTrue(try t.stored(kept.id)) }
+            XCTAssertEqual(t.write(note), .deleted, "deleted events cannot come back")
+            XCTAssertEqual(t.write(event(alice, 199, kind: 1)), .deleted, "nor older ones")
+            XCTAssertEqual(t.write(event(alice, 201, kind: 1)), .saved, "newer events are welcome")
+            XCTAssertEqual(t.write(event(bob, 120, kind: 1059, tags: [["p", alice.hex]])), .saved, "new DMs too")
+            let undo = event(alice, 400, kind: 5, tags: [["e", vanish.id.hex]])
+            XCTAssertEqual(t.write(undo), .saved)
+            XCTAssertTrue(try t.stored(vanish.id), "a deletion request against a request to vanish has no effect")
+        }
+    }
+
+    func testAnIDsFilterWithoutALimitGetsEveryIDItNames() throws {
+        try forEachBackend { t in
+            let events = (0..<150).map { event(alice, Int64(100 + $0), kind: 1) }
+            XCTAssertTrue(t.write(events).allSatisfy { $0 == .saved })
+            let ids = events.map(\.id)
+            XCTAssertEqual(try t.query([Filter(ids: ids)], limit: 100).count, 150)
+            XCTAssertEqual(try t.query([Filter(ids: ids, limit: 20)], limit: 100).count, 20)
+            XCTAssertEqual(try t.query([Filter(authors: [alice])], limit: 100).count, 100)
+        }
+    }
+
+    func testCountAndSyncItems() throws {
+        try forEachBackend { t in
+            var events = (0..<30).map { event(alice, Int64(100 + $0 % 10), kind: 1, tags: [["t", "x"]]) }
+            events += (0..<5).map { event(bob, Int64(100 + $0), kind: 7) }
+            XCTAssertTrue(t.write(events).allSatisfy { $0 == .saved })
+            let tagged = Filter(tags: [.init(name: UInt8(ascii: "t"), values: ["x"])])
+            XCTAssertEqual(try t.storage.count([tagged], now: t.now), 30, "a count has no limit")
+            XCTAssertEqual(try t.storage.count([tagged, Filter(authors: [alice])], now: t.now), 30, "counted once")
+            XCTAssertEqual(try t.storage.count([tagged, Filter(kinds: [7])], now: t.now), 35)
+            let items = try t.storage.items(Filter(authors: [alice], limit: 3), now: t.now)
+            XCTAssertEqual(items.count, 30, "sync items ignore the limit")
+            XCTAssertEqual(
+                items,
+                events.prefix(30).map { SyncItem(createdAt: $0.createdAt, id: $0.id) }.sorted(),
+                "oldest first, ties by lowest id")
+        }
+    }
+
+    func testAQueryReadsOneSnapshotAndKnowsItsCommitSequence() throws {
+        try forEachBackend { t in
+            let first = event(alice, 100, kind: 1)
+            XCTAssertEqual(t.write(first), .saved)
+            let query = try t.storage.query([Filter(authors: [alice])], defaultLimit: 100, now: t.now)
+            let second = event(alice, 200, kind: 1)
+            let requester = SequenceRequester(expectation(description: "committed"))
+            XCTAssertTrue(t.writer.submit(Write.byKind(second), requester: requester))
+            wait(for: [requester.done], timeout: 30)
+            XCTAssertEqual(try query.run().map(\.id), [first.id], "the write after the snapshot is not seen")
+            let committedAt = try XCTUnwrap(requester.values.first)
+            XCTAssertGreaterThan(committedAt, query.sequence, "so its sequence is past the snapshot's")
+            let later = try t.storage.query([Filter(authors: [alice])], defaultLimit: 100, now: t.now)
+            XCTAssertEqual(try later.run().map(\.id), [second.id, first.id])
+            XCTAssertGreaterThanOrEqual(later.sequence, committedAt)
+        }
+    }
+
+    func testAQueryRunsInStepsAndCanBeCancelled() throws {
+        try forEachBackend { t in
+            let events = (0..<500).map { event(alice, Int64(1000 + $0), kind: $0 % 2 == 0 ? 1 : 7) }
+            XCTAssertTrue(t.write(events).allSatisfy { $0 == .saved })
+            let query = try t.storage.query([Filter(kinds: [1], limit: 200)], defaultLimit: 100, now: t.now)
+            var slices = 0
+            while try !query.advance(steps: 10) { slices += 1 }
+            XCTAssertGreaterThan(slices, 10, "small steps take many slices")
+            let expected = events.filter { $0.kind == 1 }.reversed().prefix(200).map(\.id)
+            XCTAssertTrue(query.results.map(\.id) == expected, "stepping loses or repeats nothing")
+            let cancelled = try t.storage.query([Filter(kinds: [1])], defaultLimit: 100, now: t.now)
+            _ = try cancelled.advance(steps: 5)
+            cancelled.cancel()
+            XCTAssertTrue(try cancelled.advance(steps: 5), "a cancelled query is over")
+        }
+    }
+
+    func testTheScanBudgetCutsAnAnswerShort() throws {
+        try forEachBackend(maxScanPerFilter: 50) { t in
+            let events = (0..<200).map { event(alice, Int64(1000 + $0), kind: 1) }
+            XCTAssertTrue(t.write(events).allSatisfy { $0 == .saved })
+            XCTAssertLessThanOrEqual(try t.query([Filter(kinds: [1], limit: 500)]).count, 50)
+        }
+    }
+
+    func testQueriesAgreeWithTheNaiveReference() throws {
+        var corpus = RandomCorpus(seed: 42, events: 3000)
+        try forEachBackend { t in
+            XCTAssertTrue(t.write(corpus.events).allSatisfy { $0 == .saved })
+            XCTAssertEqual(t.storage.count, corpus.events.count)
+            for round in 0..<400 {
+                let filters = (0..<(round % 5 == 0 ? 3 : 1)).map { _ in corpus.randomFilter() }
+                let got = try t.storage.fetch(filters, defaultLimit: 50, now: 1_700_000_000).map(\.id)
+                let expected = corpus.reference(filters, defaultLimit: 50)
+                XCTAssertEqual(got, expected, "\(t.backend.name) round \(round): \(filters)")
+                if got != expected { break }
+            }
+        }
+    }
+}
+
+/// Records the commit sequences of its writes.
+final class SequenceRequester: WriteRequester, @unchecked Sendable {
+    let done: XCTestExpectation
+    private let lock = NSLock()
+    private var recorded: [UInt64] = []
+    init(_ done: XCTestExpectation) { self.done = done }
+    var values: [UInt64] { lock.withLock { recorded } }
+    func written(_ committed: Committed) {
+        lock.withLock { recorded.append(committed.sequence) }
+        done.fulfill()
+    }
+}

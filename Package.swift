@@ -24,6 +24,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Signing keys, a seeded generator and a file reader, for tests, benchmarks and tools; not
+        // part of the relay's protocol core.
+        .target(name: "NostrTools", dependencies: ["NostrCore", "CSecp256k1"]),
         .target(
             name: "EventStorage",
             dependencies: [
@@ -64,7 +67,7 @@ let package = Package(
         .target(
             name: "TernBench",
             dependencies: [
-                "NostrCore",
+                "NostrCore", "NostrTools",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -74,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "tern",
             dependencies: [
-                "RelayServer", "RelayCore", "NostrCore", "EventStorage", "NostrStore", "TernBench",
+                "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "TernBenchmarks",
             dependencies: [
-                "NostrCore", "EventStorage", "NostrStore", "RelayCore",
+                "NostrCore", "NostrTools", "EventStorage", "NostrStore", "RelayCore",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -90,28 +93,28 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // Reference implementations that tests and the fuzzer compare the relay against.
-        .target(name: "NostrReference", dependencies: ["NostrCore"]),
+        .target(name: "NostrReference", dependencies: ["NostrCore", "NostrTools"]),
         .executableTarget(
             name: "FuzzRelayInput",
-            dependencies: ["NostrCore", "RelayCore", "NostrReference"],
+            dependencies: ["NostrCore", "NostrTools", "RelayCore", "NostrReference"],
             path: "Fuzz/FuzzRelayInput"
         ),
-        .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore"]),
+        .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore", "NostrTools"]),
         .testTarget(name: "TernTests", dependencies: ["tern"]),
-        .testTarget(name: "NostrStoreTests", dependencies: ["NostrStore", "EventStorage", "NostrCore"]),
+        .testTarget(name: "NostrStoreTests", dependencies: ["NostrStore", "EventStorage", "NostrCore", "NostrTools"]),
         .testTarget(
             name: "StorageConformanceTests",
-            dependencies: ["EventStorage", "NostrStore", "NostrCore", "NostrReference"]),
+            dependencies: ["EventStorage", "NostrStore", "NostrCore", "NostrTools", "NostrReference"]),
         .testTarget(
             name: "RelayCoreTests",
             dependencies: [
-                "RelayCore", "NostrCore", "EventStorage", "NostrStore", "NostrReference",
+                "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "NostrReference",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
         .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "RelayCore", "NostrCore", "NostrStore", "TernBench",
+                "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NostrCore
 import NostrStore
+import NostrTools
 import RelayCore
 
 /// Realistic events and stores for the benchmarks.

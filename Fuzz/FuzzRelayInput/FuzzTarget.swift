@@ -1,4 +1,5 @@
 import NostrCore
+import NostrTools
 
 /// Feeds arbitrary bytes to the client-message parser and, for what parses, to id hashing and
 /// filter matching; and, read as structured choices, to `MatchingTarget`. Nothing here may

@@ -1,3 +1,5 @@
+import NostrTools
+
 #if !FUZZING
     import NostrCore
 

@@ -1,4 +1,5 @@
 import NostrCore
+import NostrTools
 
 /// Random events and filters for differential tests: a seeded corpus of regular events with
 /// many equal timestamps (to exercise the id tie-break), filters of every shape, and what a

@@ -129,30 +129,57 @@ enum IndexKeys {
         suffix(&scratch)
         try body(dbs.authorKind, scratch)
 
-        // One entry per distinct (letter, value): a repeated tag adds no second key.
+        // One entry per distinct (letter, value key): a repeated tag adds no second key. A few
+        // tags are compared pairwise (no allocation); many are sorted first, so an event with
+        // thousands of tags costs the writer n log n, not n².
         let tags = event.tags
-        var i = tags.startIndex
-        while i != tags.endIndex {
-            let tag = tags[i]
-            let start = i
-            i = tags.index(after: i)
-            guard let name = indexedName(tag) else { continue }
-            var repeated = false
-            var j = tags.startIndex
-            while j != start {
-                let other = tags[j]
-                if indexedName(other) == name && other.field(1, equals: tag, field: 1) {
-                    repeated = true
-                    break
+        var small = 0
+        for tag in tags where indexedName(tag) != nil {
+            small += 1
+            if small > 16 { break }
+        }
+        if small <= 16 {
+            var i = tags.startIndex
+            while i != tags.endIndex {
+                let tag = tags[i]
+                let start = i
+                i = tags.index(after: i)
+                guard let name = indexedName(tag) else { continue }
+                var repeated = false
+                var j = tags.startIndex
+                while j != start {
+                    let other = tags[j]
+                    if indexedName(other) == name && other.field(1, equals: tag, field: 1) {
+                        repeated = true
+                        break
+                    }
+                    j = tags.index(after: j)
                 }
-                j = tags.index(after: j)
+                if repeated { continue }
+                scratch.removeAll(keepingCapacity: true)
+                scratch.append(name)
+                tag.withField(1) { appendValueKey($0, to: &scratch) }
+                suffix(&scratch)
+                try body(dbs.tag, scratch)
             }
-            if repeated { continue }
-            scratch.removeAll(keepingCapacity: true)
-            scratch.append(name)
-            tag.withField(1) { appendValueKey($0, to: &scratch) }
-            suffix(&scratch)
-            try body(dbs.tag, scratch)
+        } else {
+            var keys: [[UInt8]] = []
+            for tag in tags {
+                guard let name = indexedName(tag) else { continue }
+                var key: [UInt8] = [name]
+                key.reserveCapacity(17 + suffixLength)
+                tag.withField(1) { appendValueKey($0, to: &key) }
+                keys.append(key)
+            }
+            keys.sort { $0.lexicographicallyPrecedes($1) }
+            var previous: [UInt8]? = nil
+            for key in keys where key != previous {
+                previous = key
+                scratch.removeAll(keepingCapacity: true)
+                scratch.append(contentsOf: key)
+                suffix(&scratch)
+                try body(dbs.tag, scratch)
+            }
         }
         if let exp = event.expiration {
             scratch.removeAll(keepingCapacity: true)

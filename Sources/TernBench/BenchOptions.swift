@@ -1,7 +1,7 @@
 /// What `tern bench` was asked to do.
 public struct BenchOptions: Sendable {
     public enum Scenario: String, Sendable, CaseIterable {
-        case ingest, query, fanout, mixed
+        case ingest, query, fanout, mixed, fairness
     }
 
     public var scenario: Scenario
@@ -17,6 +17,12 @@ public struct BenchOptions: Sendable {
     public var seed: UInt64?
     /// The relay's process id, to sample its CPU time and memory from /proc.
     public var relayPID: Int32?
+    /// fairness: the heavy REQ's filter, as JSON, or a preset: `feed` (every author's kind-1
+    /// notes, limit 500: a home feed of many follows) or `sparse` (rare kind, common hashtags).
+    public var heavyFilter = "feed"
+    /// Whether the store already holds the events (fairness: skip the prefill of a store that an
+    /// earlier run with the same seed filled).
+    public var prefilled = false
 
     public init(scenario: Scenario, address: RelayAddress) {
         self.scenario = scenario

@@ -39,6 +39,7 @@ public final class BenchRunner {
         case .query: try query(events, into: &report)
         case .fanout: try fanout(events, into: &report)
         case .mixed: try mixed(events, into: &report)
+        case .fairness: try fairness(events, into: &report)
         }
         return report
     }
@@ -116,6 +117,77 @@ public final class BenchRunner {
         addQueries(queries, elapsed: elapsed, to: &report)
         addDeliveries(subscribers.map(\.0), accepted: accepted, sendTimes: sendTimes, elapsed: elapsed, to: &report)
         meter.report(into: &report, events: events.count, threads: options.threads)
+    }
+
+    /// A small REQ (one id) timed alone, the heavy REQ timed alone, then the small REQ timed
+    /// again while `connections` connections repeat the heavy one: how much one client's heavy
+    /// scans slow everyone else down.
+    func fairness(_ events: [PreparedEvent], into report: inout BenchReport) throws {
+        let connections = try open(max(1, options.connections))
+        defer { connections.forEach { $0.close() } }
+        if !options.prefilled {
+            log("storing \(events.count) events…")
+            let loaders = ingestDrivers(events, connections, sendTimes: nil)
+            loaders.forEach { $0.start() }
+            try waitAll(loaders.map(\.done.futureResult), seconds: 600, what: "prefill")
+            report.add("stored_events", .int(loaders.reduce(0) { $0 + $1.accepted }))
+        }
+        let heavy = [Array(heavyFilterJSON().utf8)]
+        let small = [Array(#"{"ids":["\#(events[events.count / 2].id.hex)"]}"#.utf8)]
+        report.add("heavy_filter", .text(heavyFilterJSON()))
+        let victim = try open(1)[0]
+        defer { victim.close() }
+        let phase = options.duration / 3
+
+        log("small REQ alone for \(phase) s…")
+        let alone = QueryDriver(
+            connection: victim, window: 1, deadline: nowNanos() + UInt64(phase * 1e9), filters: small, offset: 0)
+        alone.start()
+        try waitAll([alone.done.futureResult], seconds: phase + 60, what: "small REQs")
+        report.add("small_alone_eose", alone.latencies.summary())
+
+        log("heavy REQ alone for \(phase) s…")
+        let heavyAlone = QueryDriver(
+            connection: connections[0], window: 1, deadline: nowNanos() + UInt64(phase * 1e9), filters: heavy,
+            offset: 0)
+        heavyAlone.start()
+        try waitAll([heavyAlone.done.futureResult], seconds: phase + 120, what: "heavy REQs")
+        report.add("heavy_alone_eose", heavyAlone.latencies.summary())
+        report.add(
+            "heavy_events_per_answer", .int(heavyAlone.eventsReceived / max(1, heavyAlone.latencies.samples.count)))
+
+        log("small REQ while \(connections.count) connections repeat the heavy one, for \(options.duration) s…")
+        let meter = Meter(pid: options.relayPID)
+        let deadline = nowNanos() + UInt64(options.duration * 1e9)
+        let heavies = connections.enumerated().map { i, c in
+            QueryDriver(connection: c, window: 1, deadline: deadline, filters: heavy, offset: 1000 * (i + 1))
+        }
+        let loaded = QueryDriver(connection: victim, window: 1, deadline: deadline, filters: small, offset: 500_000)
+        heavies.forEach { $0.start() }
+        loaded.start()
+        try waitAll(
+            heavies.map(\.done.futureResult) + [loaded.done.futureResult], seconds: options.duration + 120,
+            what: "loaded REQs")
+        report.add("small_loaded_eose", loaded.latencies.summary())
+        var heavyLatencies = Latencies()
+        heavies.forEach { heavyLatencies.merge($0.latencies) }
+        report.add("heavy_loaded_eose", heavyLatencies.summary())
+        report.add("heavy_loaded_per_second", .number(Double(heavyLatencies.samples.count) / meter.elapsed))
+        report.add("queries_closed_by_relay", .int((heavies + [loaded]).reduce(0) { $0 + $1.closedByRelay }))
+        meter.report(into: &report, events: nil, threads: options.threads)
+    }
+
+    /// The heavy filter of the fairness scenario.
+    func heavyFilterJSON() -> String {
+        switch options.heavyFilter {
+        case "feed":
+            let authors = factory.authorKeys.map { "\"\($0.hex)\"" }.joined(separator: ",")
+            return #"{"authors":[\#(authors)],"kinds":[1],"limit":500}"#
+        case "sparse":
+            return ##"{"kinds":[3],"#t":["nostr","bitcoin","zap"]}"##
+        default:
+            return options.heavyFilter
+        }
     }
 
     // MARK: Parts

@@ -1,5 +1,6 @@
 import Dispatch
 import NostrCore
+import NostrTools
 
 /// An event signed before timing starts, with its wire message ready to send.
 struct PreparedEvent: Sendable {

@@ -1,4 +1,5 @@
 import NostrCore
+import NostrTools
 
 #if canImport(Glibc)
     import Glibc

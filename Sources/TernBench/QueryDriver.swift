@@ -1,5 +1,6 @@
 import NIOCore
 import NostrCore
+import NostrTools
 
 /// Sends limit-50 REQs (by author, kind, tag and ids in turn) with `window` in flight on one
 /// connection until `deadline`, timing each from REQ to EOSE and closing it after.

@@ -13,11 +13,13 @@ struct Bench: ParsableCommand {
             query:  store --events, then limit-50 REQs by author, kind, tag and ids for --duration s; time to EOSE.
             fanout: --subscribers live subscriptions, then publish --events; delivery latency and completeness.
             mixed:  subscribers, publishing and queries at the same time.
+            fairness: store --events, time a one-id REQ alone, the --heavy REQ alone, then the one-id
+                    REQ while --connections connections repeat the heavy one (--duration s).
             With --pid, the relay's CPU time and memory are read from /proc (same machine only).
             """
     )
 
-    @Argument(help: "ingest, query, fanout or mixed")
+    @Argument(help: "ingest, query, fanout, mixed or fairness")
     var scenario: String
 
     @Option(help: "The relay, ws://HOST:PORT")
@@ -44,6 +46,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Load generator threads")
     var threads: Int = 2
 
+    @Option(help: "fairness: the heavy REQ's filter (JSON), or feed or sparse")
+    var heavy: String = "feed"
+
+    @Flag(help: "fairness: the store already holds this seed's events; do not publish them again")
+    var prefilled = false
+
     @Option(help: "The relay's process id, to report its CPU time and memory")
     var pid: Int32?
 
@@ -55,7 +63,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         guard let kind = BenchOptions.Scenario(rawValue: scenario) else {
-            throw ValidationError("scenario must be one of ingest, query, fanout, mixed")
+            throw ValidationError("scenario must be one of ingest, query, fanout, mixed, fairness")
         }
         guard let address = RelayAddress(url) else { throw ValidationError("--url must look like ws://HOST:PORT") }
         guard events > 0, connections > 0, window > 0, subscribers >= 0, duration > 0, authors > 0, threads > 0 else {
@@ -71,6 +79,8 @@ struct Bench: ParsableCommand {
         options.threads = threads
         options.relayPID = pid
         options.seed = seed
+        options.heavyFilter = heavy
+        options.prefilled = prefilled
         raiseFileLimit()
         let quiet = json
         let runner = BenchRunner(options: options) { line in

@@ -1,4 +1,5 @@
 import NostrCore
+import NostrTools
 
 extension Configuration {
     /// Applies a TOML file: `[section]` tables whose keys are the settings' keys.

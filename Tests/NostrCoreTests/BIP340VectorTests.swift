@@ -1,4 +1,5 @@
 import NostrCore
+import NostrTools
 import XCTest
 
 /// The BIP-340 test vectors from ../shared/testdata, run through libsecp256k1.

@@ -1,4 +1,5 @@
 import NostrCore
+import NostrTools
 import XCTest
 
 final class CanonicalSerializationTests: XCTestCase {

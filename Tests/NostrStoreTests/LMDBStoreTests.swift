@@ -1,5 +1,6 @@
 import EventStorage
 import NostrCore
+import NostrTools
 import XCTest
 
 @testable import NostrStore

@@ -1,5 +1,6 @@
 import NostrCore
 import NostrReference
+import NostrTools
 import RelayCore
 import XCTest
 

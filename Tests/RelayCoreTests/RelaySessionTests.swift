@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NostrCore
 import NostrStore
+import NostrTools
 import RelayCore
 import XCTest
 

@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NostrCore
+import NostrTools
 import RelayCore
 import XCTest
 

@@ -45,6 +45,7 @@ final class BenchToolTests: XCTestCase {
         defer { relay.stop() }
         let report = try BenchRunner(options: options(.fanout, relay), log: { _ in }).run()
         let accepted = int(report, "events_accepted") ?? 0
+        XCTAssertGreaterThan(accepted, 250, "a fan-out of nothing proves nothing")
         XCTAssertEqual(int(report, "deliveries"), accepted * 5)
         guard case .flag(let all)? = value(report, "every_subscriber_got_every_event") else { return XCTFail() }
         XCTAssertTrue(all)
@@ -60,6 +61,21 @@ final class BenchToolTests: XCTestCase {
         let m = try BenchRunner(options: options(.mixed, relay), log: { _ in }).run()
         XCTAssertGreaterThan(int(m, "queries") ?? 0, 0)
         XCTAssertEqual(int(m, "events_sent"), 300)
+    }
+
+    func testFairnessTimesTheSmallREQAloneAndUnderHeavyLoad() throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        var o = options(.fairness, relay)
+        o.duration = 1.5
+        let report = try BenchRunner(options: o, log: { _ in }).run()
+        XCTAssertGreaterThan(int(report, "stored_events") ?? 0, 250)
+        XCTAssertGreaterThan(int(report, "small_alone_eose_count") ?? 0, 0)
+        XCTAssertGreaterThan(int(report, "heavy_alone_eose_count") ?? 0, 0)
+        XCTAssertGreaterThan(int(report, "heavy_events_per_answer") ?? 0, 0, "the feed filter finds notes")
+        XCTAssertGreaterThan(int(report, "small_loaded_eose_count") ?? 0, 0)
+        XCTAssertGreaterThan(int(report, "heavy_loaded_eose_count") ?? 0, 0)
+        XCTAssertEqual(int(report, "queries_closed_by_relay"), 0)
     }
 
     func testAddressParsing() {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NostrCore
 import NostrStore
+import NostrTools
 import RelayCore
 import RelayServer
 import XCTest

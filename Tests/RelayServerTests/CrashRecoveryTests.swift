@@ -1,5 +1,6 @@
 import Foundation
 import NostrCore
+import NostrTools
 import XCTest
 
 /// Kills the real relay with SIGKILL in the middle of a sustained ingest (three times, on one

@@ -1,5 +1,6 @@
 import Foundation
 import NostrCore
+import NostrTools
 import XCTest
 
 /// The disk fills up under the relay: writes get `error:` answers, reads go on, nothing

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NostrCore
+import NostrTools
 import XCTest
 
 /// The real `tern` binary under one flood after another: senders faster than verification,

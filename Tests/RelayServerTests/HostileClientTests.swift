@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOWebSocket
 import NostrCore
+import NostrTools
 import RelayCore
 import XCTest
 

@@ -1,5 +1,6 @@
 import NIOWebSocket
 import NostrCore
+import NostrTools
 import RelayCore
 import XCTest
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import NostrCore
+import NostrTools
 import XCTest
 
 /// Runs the real `tern` executable, as an operator would.

@@ -72,6 +72,13 @@ final class TestClient: @unchecked Sendable {
         sendFrame(.text, Array(text.utf8))
     }
 
+    /// Records every text message this client receives in `log`, tagged with `name`, as it
+    /// arrives. Clients on one event loop (`TestRelay.clientGroup` has one) record in the order
+    /// their messages arrived, across connections.
+    func record(into log: ArrivalLog, as name: String) async throws {
+        try await channel.eventLoop.submit { self.mailbox.onText = { log.append(name, $0) } }.get()
+    }
+
     func sendFrame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true) {
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
@@ -144,6 +151,7 @@ final class TestClient: @unchecked Sendable {
     final class Mailbox: @unchecked Sendable {
         var loop: EventLoop?
         var closeReason: String?
+        var onText: ((String) -> Void)?
         private var buffered: [Received] = []
         private var waiter: (EventLoopPromise<Received>, Scheduled<Void>)?
 
@@ -179,7 +187,10 @@ final class TestClient: @unchecked Sendable {
             let frame = unwrapInboundIn(data)
             var data = frame.unmaskedData
             switch frame.opcode {
-            case .text: mailbox.push(.text(data.readString(length: data.readableBytes) ?? ""))
+            case .text:
+                let text = data.readString(length: data.readableBytes) ?? ""
+                mailbox.onText?(text)
+                mailbox.push(.text(text))
             case .binary: mailbox.push(.binary)
             case .ping: mailbox.push(.ping)
             case .pong: mailbox.push(.pong)
@@ -235,6 +246,20 @@ final class TestClient: @unchecked Sendable {
     }
 
     struct UpgradeRefused: Error { let status: UInt }
+}
+
+/// Text messages of several clients in the order they arrived: (client name, message).
+final class ArrivalLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [(String, String)] = []
+    func append(_ name: String, _ text: String) { lock.withLock { entries.append((name, text)) } }
+    var all: [(String, String)] { lock.withLock { entries } }
+    /// The position of the first message of `name` that starts with `prefix`.
+    func first(_ name: String, _ prefix: String) -> Int? {
+        first { $0.0 == name && $0.1.hasPrefix(prefix) }
+    }
+
+    func first(where match: ((String, String)) -> Bool) -> Int? { all.firstIndex(where: match) }
 }
 
 enum JSON {

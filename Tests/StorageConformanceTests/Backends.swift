@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NostrCore
 import NostrStore
+import NostrTools
 import XCTest
 
 /// A storage backend under test: how to open it on a fresh path. Every test of this suite runs

@@ -2,6 +2,7 @@ import EventStorage
 import Foundation
 import NostrCore
 import NostrReference
+import NostrTools
 import XCTest
 
 /// What the relay needs of any backend beyond the NIP-01 semantics: NIP-62 vanish, the ids

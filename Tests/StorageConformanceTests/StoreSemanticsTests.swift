@@ -1,5 +1,6 @@
 import EventStorage
 import NostrCore
+import NostrTools
 import XCTest
 
 /// NIP-01, NIP-09 and NIP-40 storage semantics, for every backend.

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Measures the release relay with `tern bench` on loopback, the figures of BENCHMARKS.md.
-# Usage: scripts/bench-relay.sh [ingest|query|fanout|fanout10k|memory100k|store1m]   (default: the first four)
+# Usage: scripts/bench-relay.sh [ingest|query|fanout|fanout10k|memory100k|store1m|fairness]
+#        (default: the first four)
 # Every run starts its own relay on 127.0.0.1 with a fresh data directory and stops it by its pid.
+# RELAY_BIN=/path/to/tern measures another build of the relay (an older commit, for an A/B run in
+# one session) with this build's `tern bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product tern >/dev/null
 TERN=$(swift build -c release --show-bin-path)/tern
+RELAY_BIN=${RELAY_BIN:-$TERN}
 PORT=${PORT:-17781}
 URL=ws://127.0.0.1:$PORT
 DATA=${DATA:-$(mktemp -d /tmp/tern-bench-XXXX)}
 
 start_relay() {
     # Every load connection comes from 127.0.0.1: lift the per-address and global limits.
-    TERN_LIMITS_MAX_CONNECTIONS_PER_IP=20000 TERN_LIMITS_MAX_CONNECTIONS=20000 "$TERN" serve --listen 127.0.0.1:$PORT --data "$DATA" --log-level warning &
+    TERN_LIMITS_MAX_CONNECTIONS_PER_IP=20000 TERN_LIMITS_MAX_CONNECTIONS=20000 "$RELAY_BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --log-level warning &
     RELAY=$!
     for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && return; sleep 0.05; done
     echo "relay did not start" >&2; exit 1
@@ -45,6 +49,19 @@ case "${1:-all}" in
         awk '/VmRSS|RssAnon|RssFile/ {printf "  idle_%s_mb  %.1f\n", $1, $2/1024}' /proc/$RELAY/status
         stop_relay
         run store1m-1000-subscribers fanout --subscribers 1000 --events 20 --connections 1 --window 4
+        ;;
+    fairness)
+        # 100k realistic events; a one-id REQ alone, the heavy REQ alone, then the one-id REQ while
+        # four connections repeat the heavy one. Two heavy filters on the same store: a rare kind
+        # with common hashtags (the issue's), and a home feed of all 500 authors' notes.
+        fresh
+        echo "### fairness: tern bench fairness --events 100000 --connections 4 --duration 15"
+        start_relay
+        "$TERN" bench fairness --url "$URL" --pid "$RELAY" --events 100000 --connections 4 --duration 15 \
+            --seed 4242 --heavy sparse
+        "$TERN" bench fairness --url "$URL" --pid "$RELAY" --events 100000 --connections 4 --duration 15 \
+            --seed 4242 --heavy feed --prefilled
+        stop_relay
         ;;
     all) for s in ingest query fanout fanout10k; do "$0" "$s"; done ;;
     *) echo "unknown: $1" >&2; exit 2 ;;

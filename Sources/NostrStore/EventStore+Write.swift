@@ -125,7 +125,11 @@ struct LMDBWriteTransaction: StorageTransaction {
     }
 
     func isTombstoned(id: Bytes32, by pubkey: Bytes32) throws -> Bool {
-        try txn.contains(dbs.tombstone, IndexKeys.tombstone(id: id, pubkey: pubkey))
+        // Asked for every write: the key is built in the writer's scratch buffer, not allocated.
+        store.scratch.removeAll(keepingCapacity: true)
+        IndexKeys.append(id, to: &store.scratch)
+        IndexKeys.append(pubkey, to: &store.scratch)
+        return try store.scratch.withUnsafeBytes { k in try txn.get(dbs.tombstone, k) { _ in true } ?? false }
     }
 
     func addTombstone(id: Bytes32, by pubkey: Bytes32) throws {
@@ -141,7 +145,12 @@ struct LMDBWriteTransaction: StorageTransaction {
     }
 
     func vanishedUpTo(_ pubkey: Bytes32) throws -> Int64? {
-        try timestamp(dbs.vanished, IndexKeys.id(pubkey))
+        // Asked for every write: looked up by the pubkey's bytes, nothing allocated.
+        try pubkey.withBytes { k in
+            try txn.get(dbs.vanished, k) { v in
+                v.count == 8 ? Int64(bitPattern: IndexKeys.readUInt64(v, at: 0)) : nil
+            } ?? nil
+        }
     }
 
     func setVanishedUpTo(_ pubkey: Bytes32, _ createdAt: Int64) throws {

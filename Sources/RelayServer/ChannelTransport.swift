@@ -10,19 +10,40 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     let loop: EventLoop
     let budget: Int
     let ledger: OutboundLedger
+    /// Where the connection is in its life.
+    enum Lifecycle {
+        case open
+        /// A close frame was sent, or the client was dropped: nothing more is written.
+        case closing
+        /// The connection is gone and its backlog is off the ledger.
+        case released
+    }
+
+    /// What waits to be flushed.
+    enum Output {
+        case idle
+        /// Inside a batch (a read, or a mailbox burst): flushed once at its end if it wrote.
+        case batch(wrote: Bool)
+        /// A write outside a batch queued a flush task on the loop.
+        case flushQueued
+    }
+
+    /// Why reading is paused: too many events in flight for the writer, or this client's
+    /// backlog over half its budget (until it takes most of it).
+    struct Pauses: OptionSet {
+        let rawValue: UInt8
+        static let bySession = Pauses(rawValue: 1)
+        static let byBacklog = Pauses(rawValue: 2)
+    }
+
     // Loop-confined state.
-    private var batching = false
-    private var needsFlush = false
-    private var flushScheduled = false
-    private(set) var closing = false
+    private(set) var lifecycle = Lifecycle.open
+    private var output = Output.idle
+    private var pauses: Pauses = []
+    /// Whether autoRead is on, as last set on the channel.
+    private var reading = true
     /// This client's backlog as last reported to the ledger.
     private var accounted = 0
-    private var released = false
-    /// Reading stops while the session has too many events in flight, or while this client's
-    /// backlog is over half its budget (until it takes some of it).
-    private var pausedBySession = false
-    private var pausedByBacklog = false
-    private var reading = true
     /// Called once the backlog falls under an eighth of the budget (`whenDrained`).
     private var drained: (() -> Void)?
 
@@ -46,19 +67,20 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// Reports this client's backlog after a flush (or when it became writable again), and drops
     /// the client if it holds more than its share while the relay is over its total budget.
     func refresh() {
-        guard !released else { return }
+        guard lifecycle != .released else { return }
         let now = backlog
         let total = ledger.add(now - accounted)
         accounted = now
-        if !closing && ledger.isOverShare(now, total: total) { return drop() }
+        if lifecycle == .open && ledger.isOverShare(now, total: total) { return drop() }
         // Back-pressure for clients that ask faster than they read (a REQ flood): stop reading
         // them until they have taken most of what is queued.
-        let over = pausedByBacklog ? now > budget / 8 : now > budget / 2
-        if over != pausedByBacklog {
-            pausedByBacklog = over
+        let paused = pauses.contains(.byBacklog)
+        let over = paused ? now > budget / 8 : now > budget / 2
+        if over != paused {
+            if over { pauses.insert(.byBacklog) } else { pauses.remove(.byBacklog) }
             applyReading()
         }
-        if let body = drained, now <= budget / 8, !closing {
+        if let body = drained, now <= budget / 8, lifecycle == .open {
             drained = nil
             body()
         }
@@ -66,13 +88,13 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     func whenDrained(_ body: @escaping () -> Void) {
         drained = body
-        if !batching && !flushScheduled { refresh() }
+        if case .idle = output { refresh() }  // otherwise the coming flush refreshes
     }
 
     /// Takes this client's backlog off the ledger; called once, when the connection is gone.
     func release() {
-        guard !released else { return }
-        released = true
+        guard lifecycle != .released else { return }
+        lifecycle = .released
         ledger.add(-accounted)
         accounted = 0
         ledger.closed()
@@ -80,7 +102,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     /// Disconnects at once: a client that does not read would not read a close frame either.
     private func drop() {
-        closing = true
+        if lifecycle == .open { lifecycle = .closing }
         channel.close(promise: nil)
     }
 
@@ -97,7 +119,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     }
 
     func setReading(_ enabled: Bool) {
-        pausedBySession = !enabled
+        if enabled { pauses.remove(.bySession) } else { pauses.insert(.bySession) }
         applyReading()
     }
 
@@ -105,35 +127,43 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     var isBacklogged: Bool { backlog > budget / 2 }
 
     private func applyReading() {
-        let enabled = !pausedBySession && !pausedByBacklog
-        guard !closing, enabled != reading else { return }
+        let enabled = pauses.isEmpty
+        guard lifecycle == .open, enabled != reading else { return }
         reading = enabled
         channel.setOption(ChannelOptions.autoRead, value: enabled).whenFailure { _ in }
         if enabled { channel.read() }
     }
 
-    /// While a batch of reads is handled, writes are flushed once at its end.
-    func beginBatch() { batching = true }
+    /// While a batch of reads is handled, writes are flushed once at its end. Writes still
+    /// waiting for a queued flush are flushed with the batch.
+    func beginBatch() {
+        if case .flushQueued = output {
+            output = .batch(wrote: true)
+        } else {
+            output = .batch(wrote: false)
+        }
+    }
 
     /// A session's burst of answers and live events: one flush at its end, in this task.
     func batch(_ body: () -> Void) {
-        if batching { return body() }
+        if case .batch = output { return body() }
         beginBatch()
         body()
         endBatch()
     }
 
     func endBatch() {
-        batching = false
-        if needsFlush {
-            needsFlush = false
+        let wrote: Bool
+        if case .batch(let w) = output { wrote = w } else { wrote = false }
+        output = .idle
+        if wrote {
             channel.flush()
             refresh()
         }
     }
 
     func sendEvent(prefix: [UInt8], eventJSON: [UInt8]) {
-        guard !closing else { return }
+        guard lifecycle == .open else { return }
         var buffer = frameBuffer(payload: prefix.count + eventJSON.count + 1)
         buffer.writeBytes(prefix)
         buffer.writeBytes(eventJSON)
@@ -142,7 +172,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     }
 
     private func write(_ text: [UInt8]) {
-        guard !closing else { return }
+        guard lifecycle == .open else { return }
         var buffer = frameBuffer(payload: text.count)
         buffer.writeBytes(text)
         write(buffer)
@@ -187,10 +217,8 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         // not read lets them pile up; past the budget it is dropped at once.
         let queued = backlog + buffer.readableBytes
         if queued > budget { return drop() }
-        if !released {
-            ledger.add(queued - accounted)
-            accounted = queued
-        }
+        ledger.add(queued - accounted)
+        accounted = queued
         if let frameSink, buffer.readerIndex >= Self.frameHeadroom {
             var frame = buffer
             Self.prependTextFrameHeader(&frame)
@@ -198,14 +226,19 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         } else {
             channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
         }
-        if batching {
-            needsFlush = true
-        } else if !flushScheduled {
+        switch output {
+        case .batch:
+            output = .batch(wrote: true)
+        case .flushQueued:
+            break
+        case .idle:
             // Answers and live events arrive from other threads in bursts (a writer commit, a
             // fan-out): flush once after the tasks already queued on this loop, not per message.
-            flushScheduled = true
+            // A batch that starts first takes the flush over (see `beginBatch`).
+            output = .flushQueued
             loop.execute {
-                self.flushScheduled = false
+                guard case .flushQueued = self.output else { return }
+                self.output = .idle
                 self.channel.flush()
                 self.refresh()
             }
@@ -214,8 +247,8 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     /// Sends a close frame with `code` and closes the connection.
     func close(code: WebSocketErrorCode, reason: String) {
-        guard !closing else { return }
-        closing = true
+        guard lifecycle == .open else { return }
+        lifecycle = .closing
         var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)

@@ -75,7 +75,7 @@ final class WebSocketHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         awaitingPong = false
-        guard let transport, let session, !transport.closing else { return }
+        guard let transport, let session, transport.lifecycle == .open else { return }
         transport.beginBatch()
         switch frame.opcode {
         case .text:

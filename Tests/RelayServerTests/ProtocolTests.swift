@@ -233,6 +233,59 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(eventIDs(awaited12), [shortLived.id.hex])
     }
 
+    func testRequestToVanishThroughTheRelay() async throws {
+        var info = RelayInfo()
+        info.url = "wss://relay.example.com"
+        let relay = try TestRelay(info: info)
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        let t = now
+        let note = alice.event(kind: 1, content: "soon gone", createdAt: t - 20)
+        let wrapToAlice = bob.event(
+            kind: 1059, content: "sealed", tags: [["p", alice.publicKey.hex]], createdAt: t - 20)
+        let bobs = bob.event(kind: 1, content: "stays", createdAt: t - 20)
+        for e in [note, wrapToAlice, bobs] {
+            let (accepted, message) = try await ok(client, e)
+            XCTAssertTrue(accepted, message)
+        }
+        let elsewhere = alice.event(
+            kind: 62, content: "", tags: [["relay", "wss://other.example.com"]], createdAt: t - 15)
+        let (storedElsewhere, _) = try await ok(client, elsewhere)
+        XCTAssertTrue(storedElsewhere, "a request for another relay is just stored")
+        client.send(#"["REQ","a",{"ids":["\#(note.id.hex)"]}]"#)
+        let kept = try await client.messages(until: "EOSE")
+        XCTAssertEqual(eventIDs(kept), [note.id.hex], "and deletes nothing")
+
+        let vanish = alice.event(
+            kind: 62, content: "legal notice", tags: [["relay", "wss://relay.example.com/"]], createdAt: t - 10)
+        let (accepted, message) = try await ok(client, vanish)
+        XCTAssertTrue(accepted, message)
+        client.send(#"["REQ","b",{"authors":["\#(alice.publicKey.hex)"]},{"kinds":[1059]}]"#)
+        let left = try await client.messages(until: "EOSE")
+        XCTAssertEqual(
+            eventIDs(left), [vanish.id.hex], "her events and the gift wraps to her are gone; the request stays")
+        let (again, why) = try await ok(client, note)
+        XCTAssertFalse(again)
+        XCTAssertEqual(why, "blocked: this event was deleted by its author")
+        client.send(#"["REQ","c",{"ids":["\#(bobs.id.hex)"]}]"#)
+        let others = try await client.messages(until: "EOSE")
+        XCTAssertEqual(eventIDs(others), [bobs.id.hex])
+    }
+
+    func testAnIDsREQWithoutALimitGetsEveryID() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        let t = now
+        let events = (0..<150).map { alice.event(kind: 1, content: "reply \($0)", createdAt: t - 200 + Int64($0)) }
+        for e in events { client.send(e.message) }
+        for _ in events { _ = try await client.nextMessage() }
+        let ids = events.map { "\"\($0.id.hex)\"" }.joined(separator: ",")
+        client.send(#"["REQ","thread",{"ids":[\#(ids)]}]"#)
+        let got = try await client.messages(until: "EOSE")
+        XCTAssertEqual(Set(eventIDs(got)), Set(events.map(\.id.hex)), "all 150, though default_limit is 100")
+    }
+
     func testFragmentedMessageIsReassembled() async throws {
         let relay = try TestRelay()
         defer { relay.stop() }

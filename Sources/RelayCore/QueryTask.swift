@@ -61,6 +61,12 @@ final class QueryTask: ReadTask, @unchecked Sendable {
         return true
     }
 
+    func abandon() {
+        finished = true
+        query?.cancel()
+        query = nil
+    }
+
     private func finish(_ result: Result<QueryAnswer, any Error>?) {
         finished = true
         query?.cancel()

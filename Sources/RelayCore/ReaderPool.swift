@@ -10,6 +10,8 @@ public protocol ReadTask: AnyObject, Sendable {
     var isStarted: Bool { get }
     /// Runs for about `nanoseconds`; true when finished (or cancelled). Reader thread only.
     func runSlice(nanoseconds: UInt64) -> Bool
+    /// The pool is shutting down and will not run it again: free what it holds (a snapshot).
+    func abandon()
 }
 
 /// The relay's readers: a bounded pool of threads (NIO's thread pool) that run REQs' initial
@@ -97,6 +99,10 @@ public final class ReaderPool: @unchecked Sendable {
                     s.turns.append(c)
                 }
             }
+            if s.stopped {
+                s.workers -= 1
+                return nil
+            }
             // The first connection in turn order whose next task may run: one not yet begun waits
             // while `maxStarted` tasks hold snapshots (there is then a begun one in the turns).
             var i = 0
@@ -116,9 +122,23 @@ public final class ReaderPool: @unchecked Sendable {
         }
     }
 
-    /// Stops taking tasks and waits for the threads to finish their slices.
+    /// Stops taking tasks, waits for the threads to finish their slices, and abandons what is
+    /// still queued (so no snapshot outlives the store). Call before closing the store.
     public func shutdown() {
-        state.withLockedValue { $0.stopped = true }
+        let first = state.withLockedValue { s in
+            defer { s.stopped = true }
+            return !s.stopped
+        }
+        guard first else { return }
         try? pool.syncShutdownGracefully()
+        let left = state.withLockedValue { s in
+            defer {
+                s.queues = [:]
+                s.turns = []
+                s.total = 0
+            }
+            return s.queues.values.flatMap { $0 }
+        }
+        for task in left { task.abandon() }
     }
 }

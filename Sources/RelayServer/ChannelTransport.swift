@@ -95,6 +95,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     func release() {
         guard lifecycle != .released else { return }
         lifecycle = .released
+        drained = nil  // it holds the session: no cycle outlives the connection
         ledger.add(-accounted)
         accounted = 0
         ledger.closed()
@@ -232,8 +233,9 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         case .flushQueued:
             break
         case .idle:
-            // Answers and live events arrive from other threads in bursts (a writer commit, a
-            // fan-out): flush once after the tasks already queued on this loop, not per message.
+            // Answers and live events arrive from other threads in bursts (the matcher's outcomes
+            // and deliveries, a reader's answer): flush once after the tasks already queued on
+            // this loop, not per message.
             // A batch that starts first takes the flush over (see `beginBatch`).
             output = .flushQueued
             loop.execute {

@@ -9,6 +9,8 @@ final class FakeReadTask: ReadTask, @unchecked Sendable {
     let name: String
     let log: NIOLockedValueBox<[String]>
     let gate: DispatchSemaphore?
+    /// Signalled when the first slice begins (before the gate).
+    let running = DispatchSemaphore(value: 0)
     let done: XCTestExpectation
     private var left: Int
     private(set) var isStarted = false
@@ -25,8 +27,13 @@ final class FakeReadTask: ReadTask, @unchecked Sendable {
         self.gate = gate
     }
 
+    func abandon() { log.withLockedValue { $0.append("\(name) abandoned") } }
+
     func runSlice(nanoseconds: UInt64) -> Bool {
-        if !isStarted { gate?.wait() }
+        if !isStarted {
+            running.signal()
+            gate?.wait()
+        }
         isStarted = true
         left -= 1
         log.withLockedValue { $0.append(left == 0 ? "\(name) done" : "\(name) slice") }
@@ -57,6 +64,26 @@ final class ReaderPoolTests: XCTestCase {
         XCTAssertEqual(order.filter { $0.hasSuffix("done") }, ["B done", "A0 done", "A1 done", "A2 done", "A3 done"])
         pool.shutdown()  // waits for the reader to put its last task away
         XCTAssertEqual(pool.pending, 0)
+    }
+
+    func testShutdownAbandonsWhatIsQueued() {
+        let pool = ReaderPool(threads: 1, queueDepth: 10)
+        let log = NIOLockedValueBox<[String]>([])
+        let gate = DispatchSemaphore(value: 0)
+        let first = expectation(description: "first")
+        let a = FakeReadTask("a", connection: 1, slices: 1, log: log, done: first, gate: gate)
+        XCTAssertTrue(pool.submit(a))
+        a.running.wait()
+        XCTAssertTrue(
+            pool.submit(
+                FakeReadTask("b", connection: 2, slices: 1, log: log, done: XCTestExpectation(description: "no"))))
+        DispatchQueue.global().async { gate.signal() }
+        pool.shutdown()  // lets "a" finish its slice, runs nothing more
+        wait(for: [first], timeout: 30)
+        XCTAssertEqual(log.withLockedValue { $0 }, ["a done", "b abandoned"])
+        XCTAssertFalse(
+            pool.submit(
+                FakeReadTask("c", connection: 3, slices: 1, log: log, done: XCTestExpectation(description: "no"))))
     }
 
     func testAFullQueueRefuses() {

@@ -165,9 +165,14 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         /// of the last created_at is finished so the sort can pick by id.
         var boundary: UInt64?
         var budget: Int
-        /// An event can sit under several prefixes (two of the wanted tag values): count it once.
+        /// An event can sit under several prefixes of the tag index (two of the wanted values):
+        /// there it is counted once. Under any other index each event has one key.
+        let dedupe: Bool
         var serials: Set<UInt64> = []
         var found: [StoredEvent] = []
+        /// Once `limit` events are kept over all prefixes, nothing older than the oldest of them
+        /// can be in the answer: a prefix stops at it (inverted, as in the keys).
+        var cutoff: UInt64 = .max
     }
 
     init(store: EventStore, filters: [Filter], defaultLimit: Int, now: Int64, mode: Mode) throws {
@@ -215,7 +220,7 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         let limit = filter.limit ?? filter.ids?.count ?? defaultLimit
         let effective = mode == .events ? limit : Int.max
         guard effective > 0, !filter.matchesNothing else {
-            scan = FilterScan(filter: filter, limit: 0, dbi: 0, prefixes: [], lower: 0, budget: 0)
+            scan = FilterScan(filter: filter, limit: 0, dbi: 0, prefixes: [], lower: 0, budget: 0, dedupe: false)
             return
         }
         switch try store.plan(filter, txn) {
@@ -226,12 +231,14 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                     _ = try collect(txn, serial, filter, into: &found)
                 }
             }
-            scan = FilterScan(filter: filter, limit: effective, dbi: 0, prefixes: [], lower: 0, budget: 0)
+            scan = FilterScan(
+                filter: filter, limit: effective, dbi: 0, prefixes: [], lower: 0, budget: 0, dedupe: false)
             scan!.found = found
         case .index(let dbi, let prefixes):
             scan = FilterScan(
                 filter: filter, limit: effective, dbi: dbi, prefixes: prefixes,
-                lower: IndexKeys.inverted(filter.since ?? 0), budget: store.options.maxScanPerFilter)
+                lower: IndexKeys.inverted(filter.since ?? 0), budget: store.options.maxScanPerFilter,
+                dedupe: dbi == store.dbs.tag && prefixes.count > 1)
         }
     }
 
@@ -260,7 +267,9 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
 
     /// Walks the current filter's prefixes for up to `steps` entries; true when it is done.
     private func step(_ steps: inout Int, _ txn: LMDBTransaction) throws -> Bool {
+        // Move the scan out while it runs, so that its arrays are not copied when they grow.
         guard var s = scan else { return true }
+        scan = nil
         defer { scan = s }
         while s.prefixIndex < s.prefixes.count {
             let prefix = s.prefixes[s.prefixIndex]
@@ -288,14 +297,17 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                     IndexKeys.hasPrefix(key, prefix)
                 else { break }
                 let inverted = IndexKeys.readUInt64(key, at: prefix.count)
-                if inverted > s.lower { break }
+                if inverted > s.lower || inverted > s.cutoff { break }
                 if let boundary = s.boundary, inverted != boundary { break }
                 s.budget -= 1
                 let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
-                if s.prefixes.count == 1 || s.serials.insert(serial).inserted {
+                if !s.dedupe || s.serials.insert(serial).inserted {
                     if try collect(txn, serial, s.filter, into: &s.found) {
                         s.kept += 1
                         if s.kept >= s.limit && s.boundary == nil { s.boundary = inverted }
+                        if mode == .events, s.prefixes.count > 1, s.limit < Int.max / 2, s.found.count >= 2 * s.limit {
+                            trim(&s)
+                        }
                     }
                 }
                 more = try s.cursor!.next()
@@ -305,6 +317,15 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
             s.prefixIndex += 1
         }
         return true
+    }
+
+    /// Keeps the newest `limit` of what a many-prefix scan found so far, and from then on skips
+    /// what is older than the oldest of them (a home feed of many authors walks each author only
+    /// back to that point).
+    private func trim(_ s: inout FilterScan) {
+        s.found.sort(by: StoredEvent.newestFirst)
+        s.found.removeSubrange(s.limit...)
+        s.cutoff = IndexKeys.inverted(s.found[s.limit - 1].createdAt)
     }
 
     private func finishFilter() {

@@ -17,8 +17,8 @@ public protocol ReadTask: AnyObject, Sendable {
 /// The relay's readers: a bounded pool of threads (NIO's thread pool) that run REQs' initial
 /// queries, never on an event loop. Scheduling is fair between connections: each connection
 /// has a queue, connections take turns, and a task runs one time slice per turn before going
-/// back behind the others (as strfry's query scheduler does), so one connection's heavy REQs
-/// delay another's small one by about one slice per busy reader.
+/// back behind the others (as strfry's query scheduler does); a task not begun yet takes the
+/// next turn, so one connection's heavy REQs delay another's small one by about one slice.
 public final class ReaderPool: @unchecked Sendable {
     public let threads: Int
     /// Tasks queued or running, in all; past it, `submit` refuses.
@@ -39,7 +39,7 @@ public final class ReaderPool: @unchecked Sendable {
     }
     private let state = NIOLockedValueBox(State())
 
-    public init(threads: Int, queueDepth: Int, maxStarted: Int = 128, sliceMilliseconds: Int = 5) {
+    public init(threads: Int, queueDepth: Int, maxStarted: Int = 128, sliceMilliseconds: Int = 2) {
         self.threads = max(1, threads)
         self.queueDepth = max(1, queueDepth)
         self.maxStarted = max(1, maxStarted)
@@ -103,19 +103,24 @@ public final class ReaderPool: @unchecked Sendable {
                 s.workers -= 1
                 return nil
             }
-            // The first connection in turn order whose next task may run: one not yet begun waits
-            // while `maxStarted` tasks hold snapshots (there is then a begun one in the turns).
-            var i = 0
-            while i < s.turns.count {
-                let c = s.turns[i]
-                if let task = s.queues[c]?.first, task.isStarted || s.started < maxStarted {
-                    s.turns.remove(at: i)
-                    s.queues[c]!.removeFirst()
-                    if s.queues[c]!.isEmpty { s.queues[c] = [] }
-                    if !task.isStarted { s.started += 1 }
-                    return task
+            // A task not begun yet goes first (a new REQ waits for no heavy one's next slice),
+            // then the first connection in turn order. One not begun waits while `maxStarted`
+            // tasks hold snapshots (there is then a begun one in the turns).
+            let fresh = s.started < maxStarted
+            var pick: Int? = nil
+            for (i, c) in s.turns.enumerated() {
+                guard let task = s.queues[c]?.first else { continue }
+                if !task.isStarted && fresh {
+                    pick = i
+                    break
                 }
-                i += 1
+                if pick == nil && task.isStarted { pick = i }
+            }
+            if let i = pick {
+                let c = s.turns.remove(at: i)
+                let task = s.queues[c]!.removeFirst()
+                if !task.isStarted { s.started += 1 }
+                return task
             }
             s.workers -= 1
             return nil

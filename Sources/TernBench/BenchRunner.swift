@@ -134,7 +134,12 @@ public final class BenchRunner {
         }
         let heavy = [Array(heavyFilterJSON().utf8)]
         let small = [Array(#"{"ids":["\#(events[events.count / 2].id.hex)"]}"#.utf8)]
-        report.add("heavy_filter", .text(heavyFilterJSON()))
+        report.add(
+            "heavy_filter",
+            .text(
+                options.heavyFilter == "feed"
+                    ? #"feed: {"authors":[all \#(factory.authorKeys.count)],"kinds":[1],"limit":500}"#
+                    : heavyFilterJSON()))
         let victim = try open(1)[0]
         defer { victim.close() }
         let phase = options.duration / 3

@@ -110,6 +110,27 @@ final class StorageProtocolTests: XCTestCase {
         }
     }
 
+    func testAFeedOfManyAuthorsGetsTheNewestAcrossThemAll() throws {
+        // Many prefixes, each with more events than the limit, and many equal timestamps: the
+        // answer is the newest `limit` over all authors, ties by lowest id.
+        try forEachBackend { t in
+            let authors = (0..<40).map { _ in Bytes32.random(using: &rng) }
+            var events: [Event] = []
+            for (i, author) in authors.enumerated() {
+                for j in 0..<30 { events.append(event(author, Int64(1000 + (i * 7 + j * 13) % 50), kind: 1)) }
+            }
+            XCTAssertTrue(t.write(events).allSatisfy { $0 == .saved })
+            for limit in [1, 7, 45, 500] {
+                let expected = events.sorted {
+                    $0.createdAt != $1.createdAt ? $0.createdAt > $1.createdAt : $0.id < $1.id
+                }.prefix(limit).map(\.id)
+                XCTAssertTrue(
+                    try t.query([Filter(authors: authors, kinds: [1], limit: limit)]).map(\.id) == Array(expected),
+                    "limit \(limit)")
+            }
+        }
+    }
+
     func testTheScanBudgetCutsAnAnswerShort() throws {
         try forEachBackend(maxScanPerFilter: 50) { t in
             let events = (0..<200).map { event(alice, Int64(1000 + $0), kind: 1) }

@@ -32,9 +32,16 @@ public struct Bytes32: Hashable, Comparable, Sendable {
 
     /// Parses exactly 64 lowercase hex characters. Inlinable, so that callers in other modules
     /// get a specialized copy (the unspecialized generic allocated twice per character).
+    /// Contiguous bytes (stored JSON, message buffers) take a table-driven path without a branch
+    /// per character; stored events' ids and pubkeys are read this way for every query candidate.
     @inlinable
     public init?(hex: some Collection<UInt8>) {
         guard hex.count == 64 else { return nil }
+        if let fast = hex.withContiguousStorageIfAvailable({ Bytes32(hex64: $0) }) {
+            guard let value = fast else { return nil }
+            self = value
+            return
+        }
         var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var index = hex.startIndex
         for wordIndex in 0..<4 {
@@ -52,6 +59,30 @@ public struct Bytes32: Hashable, Comparable, Sendable {
             }
         }
         self.init(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+    }
+
+    /// 64 lowercase hex characters: each looked up in `Hex.nibbles` (invalid ones have a high
+    /// bit set, collected in one mask and checked once at the end).
+    @inlinable
+    init?(hex64 hex: UnsafeBufferPointer<UInt8>) {
+        guard hex.count == 64, let base = hex.baseAddress else { return nil }
+        var bad: UInt8 = 0
+        @inline(__always)
+        func word(_ offset: Int) -> UInt64 {
+            var w: UInt64 = 0
+            for i in 0..<16 {
+                let n = Hex.nibbles.table[Int(base[offset + i])]
+                bad |= n
+                w = (w << 4) | UInt64(n & 0x0F)
+            }
+            return w
+        }
+        let w0 = word(0)
+        let w1 = word(16)
+        let w2 = word(32)
+        let w3 = word(48)
+        guard bad & 0xF0 == 0 else { return nil }
+        self.init(w0: w0, w1: w1, w2: w2, w3: w3)
     }
 
     public init?(hex string: String) {

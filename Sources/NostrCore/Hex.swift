@@ -18,6 +18,20 @@ public enum Hex {
         }
     }
 
+    /// The value of each byte as a lowercase hex digit, or 0xF0 for any other byte.
+    @usableFromInline
+    struct NibbleTable: @unchecked Sendable {
+        @usableFromInline let table: UnsafeMutablePointer<UInt8>
+
+        init() {
+            table = .allocate(capacity: 256)  // lives as long as the process
+            for c in 0..<256 { table[c] = Hex.lowerNibble(UInt8(c)) ?? 0xF0 }
+        }
+    }
+
+    @usableFromInline
+    static let nibbles = NibbleTable()
+
     /// Decodes hex of either case; for test vectors and configuration, not for protocol input.
     public static func decode(_ string: String) -> [UInt8]? {
         let chars = Array(string.lowercased().utf8)

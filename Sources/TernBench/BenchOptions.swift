@@ -20,8 +20,8 @@ public struct BenchOptions: Sendable {
     /// fairness: the heavy REQ's filter, as JSON, or a preset: `feed` (every author's kind-1
     /// notes, limit 500: a home feed of many follows) or `sparse` (rare kind, common hashtags).
     public var heavyFilter = "feed"
-    /// Whether the store already holds the events (fairness: skip the prefill of a store that an
-    /// earlier run with the same seed filled).
+    /// Whether the store already holds the events (query, fairness: skip the prefill of a store
+    /// that an earlier run with the same seed filled).
     public var prefilled = false
 
     public init(scenario: Scenario, address: RelayAddress) {

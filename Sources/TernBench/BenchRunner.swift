@@ -61,11 +61,13 @@ public final class BenchRunner {
     func query(_ events: [PreparedEvent], into report: inout BenchReport) throws {
         let connections = try open(options.connections)
         defer { connections.forEach { $0.close() } }
-        log("storing \(events.count) events before querying…")
-        let loaders = ingestDrivers(events, connections, sendTimes: nil)
-        loaders.forEach { $0.start() }
-        try waitAll(loaders.map(\.done.futureResult), seconds: 600, what: "prefill")
-        report.add("stored_events", .int(loaders.reduce(0) { $0 + $1.accepted }))
+        if !options.prefilled {
+            log("storing \(events.count) events before querying…")
+            let loaders = ingestDrivers(events, connections, sendTimes: nil)
+            loaders.forEach { $0.start() }
+            try waitAll(loaders.map(\.done.futureResult), seconds: 600, what: "prefill")
+            report.add("stored_events", .int(loaders.reduce(0) { $0 + $1.accepted }))
+        }
         log("querying for \(options.duration) s…")
         let meter = Meter(pid: options.relayPID)
         let drivers = queryDrivers(events, connections, deadline: nowNanos() + UInt64(options.duration * 1e9))

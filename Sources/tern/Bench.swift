@@ -49,7 +49,7 @@ struct Bench: ParsableCommand {
     @Option(help: "fairness: the heavy REQ's filter (JSON), or feed or sparse")
     var heavy: String = "feed"
 
-    @Flag(help: "fairness: the store already holds this seed's events; do not publish them again")
+    @Flag(help: "query, fairness: the store already holds this seed's events; do not publish them again")
     var prefilled = false
 
     @Option(help: "The relay's process id, to report its CPU time and memory")

@@ -145,8 +145,10 @@ struct LMDBWriteTransaction: StorageTransaction {
     }
 
     func vanishedUpTo(_ pubkey: Bytes32) throws -> Int64? {
-        // Asked for every write: looked up by the pubkey's bytes, nothing allocated.
-        try pubkey.withBytes { k in
+        // Asked for every write: skipped while no request to vanish is recorded, else looked up
+        // by the pubkey's bytes, nothing allocated.
+        guard store.anyVanished else { return nil }
+        return try pubkey.withBytes { k in
             try txn.get(dbs.vanished, k) { v in
                 v.count == 8 ? Int64(bitPattern: IndexKeys.readUInt64(v, at: 0)) : nil
             } ?? nil
@@ -155,6 +157,8 @@ struct LMDBWriteTransaction: StorageTransaction {
 
     func setVanishedUpTo(_ pubkey: Bytes32, _ createdAt: Int64) throws {
         try txn.put(dbs.vanished, IndexKeys.id(pubkey), IndexKeys.serial(UInt64(bitPattern: createdAt)))
+        // Set before the commit: if the transaction fails, a lookup too many costs nothing.
+        store.anyVanished = true
     }
 
     private func timestamp(_ dbi: MDBDatabase, _ key: [UInt8]) throws -> Int64? {

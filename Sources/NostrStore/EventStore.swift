@@ -15,6 +15,9 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     var nextSerial: UInt64 = 1
     /// Key-building buffer. Writer thread only.
     var scratch: [UInt8] = []
+    /// Whether any request to vanish is recorded: while none is, no write looks one up. Writer
+    /// thread only (set at open).
+    var anyVanished = false
     /// The layout version this code reads and writes.
     static let schemaVersion: UInt64 = 3
 
@@ -26,14 +29,14 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         env = try LMDBEnvironment(
             path: path, mapSize: options.mapSize, maxDatabases: Databases.count, maxReaders: options.maxReaders)
         do {
-            (dbs, nextSerial) = try env.write { txn in
+            (dbs, nextSerial, anyVanished) = try env.write { txn in
                 let dbs = try Databases(txn)
                 try Self.checkSchema(txn, dbs)
                 var nextSerial: UInt64 = 1
                 if let last = try txn.lastKey(dbs.events), last.count == 8 {
                     nextSerial = last.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) } + 1
                 }
-                return (dbs, nextSerial)
+                return (dbs, nextSerial, try txn.count(dbs.vanished) > 0)
             }
         } catch {
             env.close()

@@ -3,8 +3,7 @@ import NIOPosix
 
 /// One connection's piece of read work (a REQ's initial query), run in slices.
 public protocol ReadTask: AnyObject, Sendable {
-    /// The connection it serves: the pool runs one task of a connection at a time, and takes
-    /// connections in turn.
+    /// The connection it serves: connections take turns.
     var connection: UInt64 { get }
     /// Whether it has begun (holds a snapshot between slices).
     var isStarted: Bool { get }
@@ -17,32 +16,50 @@ public protocol ReadTask: AnyObject, Sendable {
 /// The relay's readers: a bounded pool of threads (NIO's thread pool) that run REQs' initial
 /// queries, never on an event loop. Scheduling is fair between connections: each connection
 /// has a queue, connections take turns, and a task runs one time slice per turn before going
-/// back behind the others (as strfry's query scheduler does); a task not begun yet takes the
-/// next turn, so one connection's heavy REQs delay another's small one by about one slice.
+/// back behind the others (as strfry's query scheduler does). A task not begun yet takes the
+/// next turn, so one connection's heavy REQs delay another's small one by about one slice. A
+/// connection may have up to `perConnection` tasks running at once (its answers are still sent
+/// in the order of its REQs, by its session).
 public final class ReaderPool: @unchecked Sendable {
     public let threads: Int
     /// Tasks queued or running, in all; past it, `submit` refuses.
     public let queueDepth: Int
     /// Tasks begun but not finished (each keeps a read snapshot between its slices).
     public let maxStarted: Int
+    /// Tasks of one connection running at once.
+    public let perConnection: Int
     public let sliceNanoseconds: UInt64
     private let pool: NIOThreadPool
 
     private struct State {
+        /// Tasks waiting for a reader, per connection, in order.
         var queues: [UInt64: [any ReadTask]] = [:]
-        /// Connections with queued tasks and none running, in turn order.
+        /// Tasks running, per connection.
+        var running: [UInt64: Int] = [:]
+        /// Connections with a task waiting and fewer than `perConnection` running, in turn order.
         var turns: [UInt64] = []
         var total = 0
         var started = 0
         var workers = 0
         var stopped = false
+
+        /// Puts `c` at the back of the turns if it may run one more task and is not there yet.
+        mutating func offerTurn(_ c: UInt64, perConnection: Int) {
+            guard queues[c]?.isEmpty == false, running[c, default: 0] < perConnection, !turns.contains(c) else {
+                return
+            }
+            turns.append(c)
+        }
     }
     private let state = NIOLockedValueBox(State())
 
-    public init(threads: Int, queueDepth: Int, maxStarted: Int = 128, sliceMilliseconds: Int = 2) {
+    public init(
+        threads: Int, queueDepth: Int, maxStarted: Int = 128, perConnection: Int? = nil, sliceMilliseconds: Int = 2
+    ) {
         self.threads = max(1, threads)
         self.queueDepth = max(1, queueDepth)
         self.maxStarted = max(1, maxStarted)
+        self.perConnection = max(1, perConnection ?? self.threads)
         self.sliceNanoseconds = UInt64(max(1, sliceMilliseconds)) * 1_000_000
         pool = NIOThreadPool(numberOfThreads: self.threads)
         pool.start()
@@ -53,12 +70,8 @@ public final class ReaderPool: @unchecked Sendable {
         let startWorker = state.withLockedValue { s -> Bool? in
             guard !s.stopped, s.total < queueDepth else { return nil }
             s.total += 1
-            if s.queues[task.connection] == nil {
-                s.queues[task.connection] = [task]
-                s.turns.append(task.connection)
-            } else {
-                s.queues[task.connection]!.append(task)
-            }
+            s.queues[task.connection, default: []].append(task)
+            s.offerTurn(task.connection, perConnection: perConnection)
             guard s.workers < threads else { return false }
             s.workers += 1
             return true
@@ -72,36 +85,11 @@ public final class ReaderPool: @unchecked Sendable {
     public var pending: Int { state.withLockedValue { $0.total } }
 
     /// A worker: takes turns until no connection has work, then ends (a new submit starts one).
-    /// A turn is one slice of time for one connection: a task that finishes early leaves the
-    /// rest of the slice to that connection's next task, so a client's burst of small REQs is
-    /// read together and its answers reach its connection in one hop and one flush.
     private func work() {
         var next = take(finished: nil)
-        while var task = next {
-            let deadline = QueryTask.monotonicNanoseconds() + sliceNanoseconds
-            while true {
-                let now = QueryTask.monotonicNanoseconds()
-                let done = task.runSlice(nanoseconds: deadline > now ? deadline - now : 0)
-                guard done, QueryTask.monotonicNanoseconds() < deadline, let same = sameConnection(after: task)
-                else {
-                    next = take(finished: (task, done))
-                    break
-                }
-                task = same
-            }
-        }
-    }
-
-    /// Finishes `task` and, if its connection has another task queued, gives it the rest of the
-    /// turn (the connection stays out of the turn order meanwhile).
-    private func sameConnection(after task: any ReadTask) -> (any ReadTask)? {
-        state.withLockedValue { s -> (any ReadTask)? in
-            guard !s.stopped, let following = s.queues[task.connection]?.first else { return nil }
-            s.total -= 1
-            s.started -= 1
-            s.queues[task.connection]!.removeFirst()
-            if !following.isStarted { s.started += 1 }
-            return following
+        while let task = next {
+            let done = task.runSlice(nanoseconds: sliceNanoseconds)
+            next = take(finished: (task, done))
         }
     }
 
@@ -112,17 +100,16 @@ public final class ReaderPool: @unchecked Sendable {
         state.withLockedValue { s -> (any ReadTask)? in
             if let (task, done) = finished {
                 let c = task.connection
-                var queue = s.queues.removeValue(forKey: c) ?? []
+                s.running[c, default: 1] -= 1
+                if s.running[c] == 0 { s.running[c] = nil }
                 if done {
                     s.total -= 1
                     s.started -= 1
                 } else {
-                    queue.insert(task, at: 0)
+                    s.queues[c, default: []].insert(task, at: 0)
                 }
-                if !queue.isEmpty {
-                    s.queues[c] = queue
-                    s.turns.append(c)
-                }
+                if s.queues[c]?.isEmpty == true { s.queues[c] = nil }
+                s.offerTurn(c, perConnection: perConnection)
             }
             if s.stopped {
                 s.workers -= 1
@@ -130,7 +117,7 @@ public final class ReaderPool: @unchecked Sendable {
             }
             // A task not begun yet goes first (a new REQ waits for no heavy one's next slice),
             // then the first connection in turn order. One not begun waits while `maxStarted`
-            // tasks hold snapshots (there is then a begun one in the turns).
+            // tasks hold snapshots (there is then a begun one in the turns, or running).
             let fresh = s.started < maxStarted
             var pick: Int? = nil
             for (i, c) in s.turns.enumerated() {
@@ -141,25 +128,29 @@ public final class ReaderPool: @unchecked Sendable {
                 }
                 if pick == nil && task.isStarted { pick = i }
             }
-            if let i = pick {
-                let c = s.turns.remove(at: i)
-                let task = s.queues[c]!.removeFirst()
-                if !task.isStarted { s.started += 1 }
-                return task
+            guard let i = pick else {
+                s.workers -= 1
+                return nil
             }
-            s.workers -= 1
-            return nil
+            let c = s.turns.remove(at: i)
+            let task = s.queues[c]!.removeFirst()
+            if s.queues[c]!.isEmpty { s.queues[c] = nil }
+            s.running[c, default: 0] += 1
+            if !task.isStarted { s.started += 1 }
+            s.offerTurn(c, perConnection: perConnection)
+            return task
         }
+    }
+
+    /// Refuses new tasks; the readers finish the slices they are in and take no more.
+    public func stopTaking() {
+        state.withLockedValue { $0.stopped = true }
     }
 
     /// Stops taking tasks, waits for the threads to finish their slices, and abandons what is
     /// still queued (so no snapshot outlives the store). Call before closing the store.
     public func shutdown() {
-        let first = state.withLockedValue { s in
-            defer { s.stopped = true }
-            return !s.stopped
-        }
-        guard first else { return }
+        stopTaking()
         try? pool.syncShutdownGracefully()
         let left = state.withLockedValue { s in
             defer {

@@ -38,8 +38,9 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     let transport: any ConnectionTransport
     public private(set) var auth: AuthState
     private var subscriptions: [String: Subscription] = [:]
-    /// Subscriptions whose stored answer is being sent, in the order their queries finished.
-    private var sending: [String] = []
+    /// Subscriptions whose stored answer is being read or sent, in the order of their REQs:
+    /// answers go out in that order, though the readers may finish them in another.
+    private var answerOrder: [String] = []
     private var waitingForDrain = false
     private var inFlight = 0
     private var readingPaused = false
@@ -104,7 +105,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         relay.subscriptions.removeAll(connection: id)
         for subscription in subscriptions.values { subscription.task?.cancel() }
         subscriptions.removeAll()
-        sending.removeAll()
+        answerOrder.removeAll()
     }
 
     /// Handles one text message from the client.
@@ -262,6 +263,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
             session: self, subscriptionID: subscriptionID, filters: filters, storage: relay.storage,
             defaultLimit: relay.limits.defaultLimit, now: relay.clock())
         subscriptions[subscriptionID] = Subscription(prefix: prefix, task: task, phase: .loading(held: []))
+        answerOrder.append(subscriptionID)
         relay.subscriptions.add(connection: id, subscriptionID: subscriptionID, filters: filters, subscriber: self)
         if !relay.readers.submit(task) {
             handleClose(subscriptionID)
@@ -272,8 +274,12 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     private func handleClose(_ subscriptionID: String) {
         guard let subscription = subscriptions.removeValue(forKey: subscriptionID) else { return }
         subscription.task?.cancel()
-        if case .sending = subscription.phase { sending.removeAll { $0 == subscriptionID } }
         relay.subscriptions.remove(connection: id, subscriptionID: subscriptionID)
+        if case .live = subscription.phase { return }
+        let wasFirst = answerOrder.first == subscriptionID
+        answerOrder.removeAll { $0 == subscriptionID }
+        // The answers behind it may be ready.
+        if wasFirst && !waitingForDrain && !closed { sendStored() }
     }
 
     /// A query finished: start sending its answer (unless its subscription is gone or replaced).
@@ -290,15 +296,15 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
             subscription.task = nil
             subscription.phase = .sending(answer, next: 0, held: held)
             subscriptions[task.subscriptionID] = subscription
-            sending.append(task.subscriptionID)
             if !waitingForDrain { sendStored() }
         }
     }
 
-    /// Sends stored answers a chunk at a time while the client keeps up; when half the
-    /// outbound budget waits, continues once the client has read most of it.
+    /// Sends stored answers in the order of their REQs, a chunk at a time while the client keeps
+    /// up; when half the outbound budget waits, continues once the client has read most of it.
+    /// An answer still being read holds back the ones behind it.
     private func sendStored() {
-        while !closed, let subscriptionID = sending.first {
+        while !closed, let subscriptionID = answerOrder.first {
             if transport.isBacklogged {
                 waitingForDrain = true
                 transport.whenDrained { [self] in
@@ -307,10 +313,13 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
                 }
                 return
             }
-            guard var subscription = subscriptions[subscriptionID],
-                case .sending(let answer, let next, let held) = subscription.phase
-            else {
-                sending.removeFirst()
+            guard var subscription = subscriptions[subscriptionID] else {
+                answerOrder.removeFirst()
+                continue
+            }
+            if case .loading = subscription.phase { return }  // its query is still being read
+            guard case .sending(let answer, let next, let held) = subscription.phase else {
+                answerOrder.removeFirst()
                 continue
             }
             let end = min(answer.events.count, next + Self.chunk)
@@ -321,7 +330,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
                 subscriptions[subscriptionID] = subscription
                 continue
             }
-            sending.removeFirst()
+            answerOrder.removeFirst()
             subscription.phase = .live(snapshot: answer.sequence)
             subscriptions[subscriptionID] = subscription
             transport.send(RelayMessage.eose(subscriptionID: subscriptionID))

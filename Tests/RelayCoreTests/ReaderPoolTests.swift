@@ -77,8 +77,9 @@ final class ReaderPoolTests: XCTestCase {
         XCTAssertTrue(
             pool.submit(
                 FakeReadTask("b", connection: 2, slices: 1, log: log, done: XCTestExpectation(description: "no"))))
-        DispatchQueue.global().async { gate.signal() }
-        pool.shutdown()  // lets "a" finish its slice, runs nothing more
+        pool.stopTaking()
+        gate.signal()  // "a" finishes its slice; nothing more runs
+        pool.shutdown()
         wait(for: [first], timeout: 30)
         XCTAssertEqual(log.withLockedValue { $0 }, ["a done", "b abandoned"])
         XCTAssertFalse(

@@ -49,9 +49,17 @@ final class GatedStorage: EventStorage, @unchecked Sendable {
     let reached = DispatchSemaphore(value: 0)
     let gate = DispatchSemaphore(value: 0)
     let beforeSnapshot = NIOLockedValueBox(false)
+    /// How many more queries stop at the gate; the rest pass (nil: all stop).
+    let gatedLeft = NIOLockedValueBox<Int?>(nil)
     init(_ inner: EventStore) { self.inner = inner }
 
     func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> any StorageQuery {
+        let gated = gatedLeft.withLockedValue { left -> Bool in
+            guard let n = left else { return true }
+            left = n - 1
+            return n > 0
+        }
+        if !gated { return try inner.query(filters, defaultLimit: defaultLimit, now: now) }
         if beforeSnapshot.withLockedValue({ $0 }) {
             reached.signal()
             gate.wait()
@@ -204,6 +212,23 @@ final class RelaySessionTests: XCTestCase {
         publisher.receive(Array(#"["EVENT",\#(more.json)]"#.utf8))
         lateReader.awaitHop()
         XCTAssertEqual(lateReader.sent.withLockedValue { $0.last }, eventMessage("t", more), "live after EOSE")
+    }
+
+    func testAnswersGoOutInTheOrderOfTheREQs() throws {
+        // Two readers: "b" is read while "a" waits at the gate, but waits for "a" to be sent.
+        let gated = GatedStorage(store)
+        gated.gatedLeft.withLockedValue { $0 = 1 }
+        _ = makeRelay(storage: gated)
+        relay.start()
+        let (subscriber, reader) = makeSession(2)
+        subscriber.receive(Array(#"["REQ","a",{"kinds":[1]}]"#.utf8))
+        XCTAssertEqual(gated.reached.wait(timeout: .now() + 30), .success)
+        subscriber.receive(Array(#"["REQ","b",{"kinds":[7]}]"#.utf8))
+        reader.awaitHop()  // "b" answered by the other reader
+        XCTAssertEqual(reader.sent.withLockedValue { $0 }, [], "held behind a")
+        gated.gate.signal()
+        reader.awaitHop()
+        XCTAssertEqual(reader.sent.withLockedValue { $0 }, [#"["EOSE","a"]"#, #"["EOSE","b"]"#])
     }
 
     func testAClosedSubscriptionGetsNoAnswer() throws {

@@ -1,6 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
-import NIOPosix
 import NostrCore
 
 /// Consumes the writer's commits: the relay's matcher (which fans saved events out and then
@@ -37,10 +35,7 @@ public final class EventWriter: @unchecked Sendable {
     private let sweepInterval: Int64
     private let logger: Logger
     private let inbox: BatchInbox<Job>
-    private let thread = NIOThreadPool(numberOfThreads: 1)
-    /// Set once the thread's loop has ended (everything queued committed and reported).
-    private let finished = ConditionLock<Bool>(value: false)
-    private let started = NIOLockedValueBox(false)
+    private let thread = LoopThread()
 
     public init(
         storage: any EventStorage, sink: any CommitSink = ReportingSink(), capacity: Int = 4096,
@@ -57,17 +52,7 @@ public final class EventWriter: @unchecked Sendable {
     }
 
     public func start() {
-        guard
-            started.withLockedValue({ s in
-                defer { s = true }; return !s
-            })
-        else { return }
-        thread.start()
-        thread.submit { [self] _ in
-            run()
-            finished.lock()
-            finished.unlock(withValue: true)
-        }
+        thread.start { [self] in run() }
     }
 
     /// Queues a write; `requester` is told its outcome after the commit. Returns false, without
@@ -87,16 +72,7 @@ public final class EventWriter: @unchecked Sendable {
     /// Refuses new work, commits everything queued, and waits for the thread to finish.
     public func shutdown() {
         inbox.stop()
-        if started.withLockedValue({ s in
-            defer { s = true }; return s
-        }) {
-            finished.lock(whenValue: true)
-            finished.unlock()
-        } else {
-            // Never started: commit and report what is queued, here.
-            run()
-        }
-        try? thread.syncShutdownGracefully()
+        thread.join(orRunHere: run)  // never started: commit and report what is queued, here
     }
 
     private func run() {

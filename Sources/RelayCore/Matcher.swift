@@ -1,6 +1,4 @@
 import EventStorage
-import NIOConcurrencyHelpers
-import NIOPosix
 import NostrCore
 
 /// The matcher: the pipeline's step after the writer. On its own thread it matches each saved
@@ -15,9 +13,7 @@ public final class Matcher: CommitSink, @unchecked Sendable {
 
     public let subscriptions: SubscriptionIndex
     private let inbox: BatchInbox<Item>
-    private let thread = NIOThreadPool(numberOfThreads: 1)
-    private let finished = ConditionLock<Bool>(value: false)
-    private let started = NIOLockedValueBox(false)
+    private let thread = LoopThread()
 
     /// `capacity`: items waiting; the writer waits while it is full, ephemeral events are refused.
     public init(subscriptions: SubscriptionIndex, capacity: Int = 8192) {
@@ -26,17 +22,7 @@ public final class Matcher: CommitSink, @unchecked Sendable {
     }
 
     public func start() {
-        guard
-            started.withLockedValue({ s in
-                defer { s = true }; return !s
-            })
-        else { return }
-        thread.start()
-        thread.submit { [self] _ in
-            run()
-            finished.lock()
-            finished.unlock(withValue: true)
-        }
+        thread.start { [self] in run() }
     }
 
     /// From the writer's thread, after each commit.
@@ -52,15 +38,7 @@ public final class Matcher: CommitSink, @unchecked Sendable {
     /// Delivers what is queued, then ends the thread. Call after the writer's shutdown.
     public func shutdown() {
         inbox.stop()
-        if started.withLockedValue({ s in
-            defer { s = true }; return s
-        }) {
-            finished.lock(whenValue: true)
-            finished.unlock()
-        } else {
-            run()  // never started: deliver and report what is queued, here
-        }
-        try? thread.syncShutdownGracefully()
+        thread.join(orRunHere: run)  // never started: deliver and report what is queued, here
     }
 
     private func run() {

@@ -24,14 +24,14 @@ final class SchemaTests: XCTestCase {
     }
 
     func testSerialsContinueAfterReopen() throws {
-        let t = try TestStore()
+        let t = try TestStore(Backends.lmdb())
         let first = makeEvent(id: Bytes32(w0: 1, w1: 0, w2: 0, w3: 0), pubkey: .zero, createdAt: 1, kind: 1)
         XCTAssertEqual(t.write(first), .saved)
         try t.reopen()
         let second = makeEvent(id: Bytes32(w0: 2, w1: 0, w2: 0, w3: 0), pubkey: .zero, createdAt: 1, kind: 1)
         XCTAssertEqual(t.write(second), .saved)
-        let serials = try t.store.read { txn in
-            (try t.store.serial(txn, id: first.id), try t.store.serial(txn, id: second.id))
+        let serials = try t.lmdb.read { txn in
+            (try t.lmdb.serial(txn, id: first.id), try t.lmdb.serial(txn, id: second.id))
         }
         XCTAssertEqual(serials.0, 1)
         XCTAssertEqual(serials.1, 2, "a reopened store does not reuse serials")

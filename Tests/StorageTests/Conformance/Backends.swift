@@ -15,13 +15,16 @@ struct Backend: Sendable {
 }
 
 enum Backends {
-    static let all: [Backend] = [
+    static let all: [Backend] = [lmdb()]
+
+    /// The embedded LMDB backend, with a map of `mapSize` bytes.
+    static func lmdb(mapSize: Int = 256 << 20) -> Backend {
         Backend(name: "lmdb") { path, maxScan in
             try EventStore(
-                path: path, options: StoreOptions(mapSize: 256 << 20, maxScanPerFilter: maxScan),
+                path: path, options: StoreOptions(mapSize: mapSize, maxScanPerFilter: maxScan),
                 logger: Logger(label: "test"))
         }
-    ]
+    }
 }
 
 /// A store of one backend in a fresh temporary directory, with a writer running.

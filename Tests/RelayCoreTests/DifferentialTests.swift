@@ -6,7 +6,7 @@ import XCTest
 
 /// Random events and random filters fed to the live subscription index and to the naive
 /// reference; both must agree. (The store's side of the differential test runs for every
-/// backend in StorageConformanceTests.)
+/// backend in StorageTests/Conformance.)
 final class DifferentialTests: XCTestCase {
     var corpus = RandomCorpus(seed: 42, events: 3000)
     var events: [Event] { corpus.events }

@@ -100,9 +100,9 @@ final class RelaySessionTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    func makeRelay(storage: (any EventStorage)? = nil, writerCapacity: Int = 4096) -> Relay {
+    func makeRelay(storage: (any EventStorage)? = nil, writerCapacity: Int = 4096, limits: Limits = Limits()) -> Relay {
         relay = Relay(
-            info: RelayInfo(), limits: Limits(), policy: Policy(), storage: storage ?? store,
+            info: RelayInfo(), limits: limits, policy: Policy(), storage: storage ?? store,
             writerCapacity: writerCapacity, clock: { [now] in now }, logger: Logger(label: "test"))
         return relay
     }
@@ -229,6 +229,24 @@ final class RelaySessionTests: XCTestCase {
         gated.gate.signal()
         reader.awaitHop()
         XCTAssertEqual(reader.sent.withLockedValue { $0 }, [#"["EOSE","a"]"#, #"["EOSE","b"]"#])
+    }
+
+    func testAFullReaderQueueAnswersClosedRateLimited() throws {
+        let gated = GatedStorage(store)
+        var limits = Limits()
+        limits.readerQueueDepth = 1
+        _ = makeRelay(storage: gated, limits: limits)
+        relay.start()
+        let (subscriber, reader) = makeSession(2)
+        subscriber.receive(Array(#"["REQ","a",{"kinds":[1]}]"#.utf8))
+        XCTAssertEqual(gated.reached.wait(timeout: .now() + 30), .success)
+        subscriber.receive(Array(#"["REQ","b",{"kinds":[1]}]"#.utf8))
+        XCTAssertEqual(
+            reader.sent.withLockedValue { $0 },
+            [#"["CLOSED","b","rate-limited: the relay has too many queries waiting; ask again shortly"]"#])
+        gated.gate.signal()
+        reader.awaitHop()
+        XCTAssertEqual(reader.sent.withLockedValue { $0.last }, #"["EOSE","a"]"#, "the one queued is answered")
     }
 
     func testAClosedSubscriptionGetsNoAnswer() throws {

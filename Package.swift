@@ -100,7 +100,7 @@ let package = Package(
             path: "Fuzz/FuzzRelayInput"
         ),
         .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore", "NostrTools"]),
-        .testTarget(name: "TernTests", dependencies: ["tern"]),
+        .testTarget(name: "TernTests", dependencies: ["tern", "RelayCore"]),
         // Conformance/: every backend through the EventStorage protocol; LMDB/: that backend's own.
         .testTarget(
             name: "StorageTests",

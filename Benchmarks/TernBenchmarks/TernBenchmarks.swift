@@ -117,5 +117,5 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 final class NullSubscriber: Subscriber {
-    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {}
+    func deliver(_ event: Event, json eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {}
 }

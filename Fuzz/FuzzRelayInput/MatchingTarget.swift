@@ -108,6 +108,6 @@ enum MatchingTarget {
     }
 
     final class NoSubscriber: Subscriber {
-        func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {}
+        func deliver(_ event: Event, json eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {}
     }
 }

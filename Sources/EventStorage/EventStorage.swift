@@ -16,11 +16,12 @@ public protocol EventStorage: AnyObject, Sendable {
 
     /// A query of the union of `filters` (each with its own limit, `defaultLimit` when it has
     /// none), answered newest first, ties by lowest id, expired events left out, within the
-    /// scan budget. It runs in steps, so a reader can interleave it with others.
-    func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> any StorageQuery
+    /// scan budget, and only events `scope` admits (a filter's limit counts those alone). It runs
+    /// in steps, so a reader can interleave it with others.
+    func query(_ filters: [Filter], defaultLimit: Int, now: Int64, scope: ReadScope) throws -> any StorageQuery
 
-    /// How many stored events match any of `filters` (NIP-45), within the scan budget.
-    func count(_ filters: [Filter], now: Int64) throws -> Int
+    /// How many stored events in `scope` match any of `filters` (NIP-45), within the scan budget.
+    func count(_ filters: [Filter], now: Int64, scope: ReadScope) throws -> Int
 
     /// The stored event with this id.
     func event(id: Bytes32) throws -> StoredEvent?
@@ -62,9 +63,20 @@ extension StorageQuery {
 }
 
 extension EventStorage {
+    /// A query of every event (tools and tests; the relay passes each reader's scope).
+    public func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> any StorageQuery {
+        try query(filters, defaultLimit: defaultLimit, now: now, scope: .everything)
+    }
+
+    public func count(_ filters: [Filter], now: Int64) throws -> Int {
+        try count(filters, now: now, scope: .everything)
+    }
+
     /// The answer to `filters` at once (tools and tests).
-    public func fetch(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> [StoredEvent] {
-        let query: any StorageQuery = try query(filters, defaultLimit: defaultLimit, now: now)
+    public func fetch(_ filters: [Filter], defaultLimit: Int, now: Int64, scope: ReadScope = .everything) throws
+        -> [StoredEvent]
+    {
+        let query: any StorageQuery = try query(filters, defaultLimit: defaultLimit, now: now, scope: scope)
         defer { query.cancel() }
         return try query.run()
     }

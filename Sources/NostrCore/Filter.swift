@@ -84,7 +84,7 @@ public struct Filter: Sendable, Equatable {
     }
 
     @inlinable
-    static func contains<T: Comparable>(_ sorted: [T], _ value: T) -> Bool {
+    public static func contains<T: Comparable>(_ sorted: [T], _ value: T) -> Bool {
         if sorted.count <= 8 {
             for v in sorted where v == value { return true }
             return false

@@ -2,12 +2,15 @@ import EventStorage
 import NostrCore
 
 extension EventStore {
-    public func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> any StorageQuery {
-        try LMDBQuery(store: self, filters: filters, defaultLimit: defaultLimit, now: now, mode: .events)
+    public func query(_ filters: [Filter], defaultLimit: Int, now: Int64, scope: ReadScope) throws
+        -> any StorageQuery
+    {
+        try LMDBQuery(store: self, filters: filters, defaultLimit: defaultLimit, now: now, scope: scope, mode: .events)
     }
 
-    public func count(_ filters: [Filter], now: Int64) throws -> Int {
-        let query = try LMDBQuery(store: self, filters: filters, defaultLimit: Int.max, now: now, mode: .count)
+    public func count(_ filters: [Filter], now: Int64, scope: ReadScope) throws -> Int {
+        let query = try LMDBQuery(
+            store: self, filters: filters, defaultLimit: Int.max, now: now, scope: scope, mode: .count)
         defer { query.cancel() }
         while try !query.advance(steps: 1 << 20) {}
         return query.counted
@@ -16,7 +19,8 @@ extension EventStore {
     public func items(_ filter: Filter, now: Int64) throws -> [SyncItem] {
         var filter = filter
         filter.limit = nil
-        let query = try LMDBQuery(store: self, filters: [filter], defaultLimit: Int.max, now: now, mode: .items)
+        let query = try LMDBQuery(
+            store: self, filters: [filter], defaultLimit: Int.max, now: now, scope: .everything, mode: .items)
         defer { query.cancel() }
         while try !query.advance(steps: 1 << 20) {}
         return query.items.sorted()
@@ -104,21 +108,22 @@ extension EventStore {
         }
     }
 
-    /// Whether the event stored under `serial` passes `filter` and has not expired (NIP-40), with
-    /// its head when it does. The filter is checked on the event's head and its stored tags
-    /// array; an event whose tags do not mention "expiration" cannot have expired, so most
-    /// candidates are never decoded. `body` gets the stored JSON of a match.
+    /// Whether the event stored under `serial` passes `filter`, lies in `scope` and has not
+    /// expired (NIP-40), with its head when it does. The filter is checked on the event's head
+    /// and its stored tags array; an event whose tags do not mention "expiration" cannot have
+    /// expired, so most candidates are never decoded. `body` gets the stored JSON of a match.
     func candidate<R>(
-        _ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, now: Int64,
+        _ txn: LMDBTransaction, _ serial: UInt64, _ filter: Filter, now: Int64, scope: ReadScope,
         _ body: (EventHead, UnsafeBufferPointer<UInt8>) -> R
     ) throws -> R? {
         try withJSON(txn, serial: serial) { bytes -> R? in
             guard let head = EventHead.decode(json: bytes) else { return nil }
             let tags = UnsafeBufferPointer(rebasing: bytes[head.tags])
             if !Self.mentionsExpiration(tags), let matches = filter.matches(head, tags: tags) {
-                return matches ? body(head, bytes) : nil
+                guard matches else { return nil }
+                if let inScope = scope.admits(head, tags: tags) { return inScope ? body(head, bytes) : nil }
             }
-            guard let event = Event.decode(json: bytes), filter.matches(event) else { return nil }
+            guard let event = Event.decode(json: bytes), filter.matches(event), scope.admits(event) else { return nil }
             if let expiration = event.expiration, expiration <= now { return nil }
             return body(head, bytes)
         }
@@ -138,6 +143,7 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     let filters: [Filter]
     let defaultLimit: Int
     let now: Int64
+    let scope: ReadScope
     let mode: Mode
     let sequence: UInt64
     private var txn: LMDBTransaction?
@@ -175,11 +181,12 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         var cutoff: UInt64 = .max
     }
 
-    init(store: EventStore, filters: [Filter], defaultLimit: Int, now: Int64, mode: Mode) throws {
+    init(store: EventStore, filters: [Filter], defaultLimit: Int, now: Int64, scope: ReadScope, mode: Mode) throws {
         self.store = store
         self.filters = filters
         self.defaultLimit = defaultLimit
         self.now = now
+        self.scope = scope
         self.mode = mode
         let txn = try store.env.begin(readOnly: true)
         self.txn = txn
@@ -250,14 +257,14 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         case .events:
             guard
                 let event = try store.candidate(
-                    txn, serial, filter, now: now,
+                    txn, serial, filter, now: now, scope: scope,
                     { head, json in StoredEvent(id: head.id, createdAt: head.createdAt, json: Array(json)) })
             else { return false }
             found.append(event)
         case .count, .items:
             guard
                 let event = try store.candidate(
-                    txn, serial, filter, now: now,
+                    txn, serial, filter, now: now, scope: scope,
                     { head, _ in StoredEvent(id: head.id, createdAt: head.createdAt, json: []) })
             else { return false }
             found.append(event)

@@ -52,15 +52,3 @@ public struct Limits: Sendable, Equatable {
 
     public init() {}
 }
-
-/// Relay-wide policy switches.
-public struct Policy: Sendable, Equatable {
-    /// NIP-70: accept `["-"]` events from their authenticated author (otherwise reject them all).
-    public var acceptProtectedEvents = true
-    /// Require NIP-42 AUTH before any EVENT is accepted.
-    public var authRequiredForWrites = false
-    /// Require NIP-42 AUTH before any REQ is answered.
-    public var authRequiredForReads = false
-
-    public init() {}
-}

@@ -12,12 +12,17 @@ public final class Matcher: CommitSink, @unchecked Sendable {
     }
 
     public let subscriptions: SubscriptionIndex
+    /// Told of each saved event before it is delivered (the policy follows admins' contact lists).
+    let onSaved: @Sendable (Event) -> Void
     private let inbox: BatchInbox<Item>
     private let thread = LoopThread()
 
     /// `capacity`: items waiting; the writer waits while it is full, ephemeral events are refused.
-    public init(subscriptions: SubscriptionIndex, capacity: Int = 8192) {
+    public init(
+        subscriptions: SubscriptionIndex, capacity: Int = 8192, onSaved: @escaping @Sendable (Event) -> Void = { _ in }
+    ) {
         self.subscriptions = subscriptions
+        self.onSaved = onSaved
         inbox = BatchInbox(capacity: capacity)
     }
 
@@ -48,7 +53,10 @@ public final class Matcher: CommitSink, @unchecked Sendable {
             for item in batch {
                 switch item {
                 case .committed(let c):
-                    if c.outcome == .saved { fanOut(c.write.event, json: c.write.json, sequence: c.sequence) }
+                    if c.outcome == .saved {
+                        onSaved(c.write.event)
+                        fanOut(c.write.event, json: c.write.json, sequence: c.sequence)
+                    }
                     c.requester?.written(c)
                 case .broadcast(let valid, let origin):
                     fanOut(valid.event, json: valid.json, sequence: .max)
@@ -63,7 +71,7 @@ public final class Matcher: CommitSink, @unchecked Sendable {
     /// event, which no query sees).
     func fanOut(_ event: Event, json: [UInt8], sequence: UInt64) {
         for (subscriber, ids) in subscriptions.match(event) {
-            subscriber.deliver(json, to: ids, sequence: sequence)
+            subscriber.deliver(event, json: json, to: ids, sequence: sequence)
         }
     }
 }

@@ -13,6 +13,7 @@ final class QueryTask: ReadTask, @unchecked Sendable {
     let connection: UInt64
     let subscriptionID: String
     let filters: [Filter]
+    let scope: ReadScope
     let session: RelaySession
     private let storage: any EventStorage
     private let defaultLimit: Int
@@ -23,9 +24,10 @@ final class QueryTask: ReadTask, @unchecked Sendable {
     private var finished = false
 
     init(
-        session: RelaySession, subscriptionID: String, filters: [Filter], storage: any EventStorage,
-        defaultLimit: Int, now: Int64
+        session: RelaySession, subscriptionID: String, filters: [Filter], scope: ReadScope,
+        storage: any EventStorage, defaultLimit: Int, now: Int64
     ) {
+        self.scope = scope
         self.connection = session.id
         self.session = session
         self.subscriptionID = subscriptionID
@@ -46,7 +48,7 @@ final class QueryTask: ReadTask, @unchecked Sendable {
         let deadline = Self.monotonicNanoseconds() + nanoseconds
         do {
             while !isCancelled {
-                let query = try self.query ?? storage.query(filters, defaultLimit: defaultLimit, now: now)
+                let query = try self.query ?? storage.query(filters, defaultLimit: defaultLimit, now: now, scope: scope)
                 self.query = query
                 if try query.advance(steps: 256) {
                     finish(.success(QueryAnswer(events: query.results, sequence: query.sequence)))

@@ -6,9 +6,9 @@ import NostrCore
 /// stages of the pipeline (readers, writer, matcher, live subscription index). Built once at
 /// start-up and passed to each session.
 public final class Relay: Sendable {
+    /// The operator's information as configured (NIP-86 changes are in `currentInfo`).
     public let info: RelayInfo
     public let limits: Limits
-    public let policy: Policy
     public let storage: any EventStorage
     public let writer: EventWriter
     public let matcher: Matcher
@@ -29,16 +29,16 @@ public final class Relay: Sendable {
     ) {
         self.info = info
         self.limits = limits
-        self.policy = policy
         self.storage = storage
         self.clock = clock
         self.logger = logger
+        let authorization = AuthorizationService(policy: policy, limits: limits, relayURL: info.url)
+        self.authorization = authorization
         subscriptions = SubscriptionIndex()
-        matcher = Matcher(subscriptions: subscriptions)
+        matcher = Matcher(subscriptions: subscriptions, onSaved: { authorization.committed($0) })
         writer = EventWriter(storage: storage, sink: matcher, capacity: writerCapacity, clock: clock, logger: logger)
         readers = ReaderPool(threads: limits.readerThreads, queueDepth: limits.readerQueueDepth)
         validation = ValidationService(limits: limits)
-        authorization = AuthorizationService(policy: policy, limits: limits, relayURL: info.url)
         routing = RoutingService(relayURL: info.url)
         processing = ProcessingService(writer: writer, matcher: matcher)
         parseLimits = ParseLimits(
@@ -46,11 +46,31 @@ public final class Relay: Sendable {
             maxFilterValues: limits.maxFilterValues, maxLimit: limits.maxLimit)
     }
 
-    /// Starts the writer and the matcher.
+    /// Reads the admins' contact lists, then starts the writer and the matcher.
     public func start() {
+        loadContactLists()
         matcher.start()
         writer.start()
     }
+
+    /// Puts a new policy in force (SIGHUP): new events and REQs see it at once, open
+    /// connections and subscriptions stay.
+    public func reload(_ policy: Policy) {
+        let adminsChanged = Set(policy.admins) != Set(authorization.snapshot.policy.admins)
+        authorization.reload(policy)
+        if adminsChanged { loadContactLists() }
+    }
+
+    private func loadContactLists() {
+        do {
+            try authorization.loadContactLists(from: storage, now: clock())
+        } catch {
+            logger.error("cannot read the admins' contact lists", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The relay's information with the NIP-86 changes.
+    public var currentInfo: RelayInfo { authorization.snapshot.lists.applied(to: info) }
 
     /// Commits and answers what the writer holds, delivers what the matcher holds, and stops
     /// the readers. The store stays open (`storage.close()` after).
@@ -60,5 +80,8 @@ public final class Relay: Sendable {
         readers.shutdown()
     }
 
-    public var informationDocument: [UInt8] { info.document(limits: limits, policy: policy) }
+    public var informationDocument: [UInt8] {
+        let snapshot = authorization.snapshot
+        return snapshot.lists.applied(to: info).document(limits: limits, policy: snapshot.policy)
+    }
 }

@@ -38,7 +38,8 @@ public struct RelayInfo: Sendable, Equatable {
         l.raw("max_content_length", "\(limits.maxContentLength)")
         l.raw("auth_required", policy.authRequiredForReads || policy.authRequiredForWrites ? "true" : "false")
         l.raw("payment_required", "false")
-        l.raw("restricted_writes", policy.authRequiredForWrites ? "true" : "false")
+        l.raw("restricted_writes", policy.restrictsWrites ? "true" : "false")
+        if policy.minPowDifficulty > 0 { l.raw("min_pow_difficulty", "\(policy.minPowDifficulty)") }
         if limits.createdAtLowerLimit > 0 { l.raw("created_at_lower_limit", "\(limits.createdAtLowerLimit)") }
         l.raw("created_at_upper_limit", "\(limits.createdAtUpperLimit)")
         // Not NIP-11 fields (clients ignore what they do not know): how REQs are read.

@@ -36,7 +36,12 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     public let id: UInt64
     let relay: Relay
     let transport: any ConnectionTransport
+    /// The client's IP address, for the per-address rules.
+    let address: String
     public private(set) var auth: AuthState
+    /// `auth.pubkeys`, readable on the matcher's thread for live events that only some readers
+    /// may see.
+    private let provenPubkeys = NIOLockedValueBox<Set<Bytes32>>([])
     private var subscriptions: [String: Subscription] = [:]
     /// Subscriptions whose stored answer is being read or sent, in the order of their REQs:
     /// answers go out in that order, though the readers may finish them in another.
@@ -84,10 +89,11 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         case live(snapshot: UInt64)
     }
 
-    public init(id: UInt64, relay: Relay, transport: any ConnectionTransport) {
+    public init(id: UInt64, relay: Relay, transport: any ConnectionTransport, address: String = "") {
         self.id = id
         self.relay = relay
         self.transport = transport
+        self.address = address
         var rng = SystemRandomNumberGenerator()
         let challenge = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
         auth = AuthState(challenge: challenge)
@@ -165,7 +171,8 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         case .success(let v): valid = v
         case .failure(let rejection): return ok(event.id, .rejected(rejection))
         }
-        if case .deny(let rejection) = relay.authorization.authorizeWrite(event, auth: auth) {
+        let context = WriteContext(auth: auth, address: address, now: now)
+        if case .deny(let rejection) = relay.authorization.authorizeWrite(event, context) {
             return ok(event.id, .rejected(rejection))
         }
         let route = relay.routing.route(event)
@@ -227,9 +234,12 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         spareMail = mails
     }
 
-    /// Live delivery from the matcher, on any thread: queued for this connection's thread.
-    public func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {
-        post(.live(eventJSON, subscriptionIDs, sequence: sequence))
+    /// Live delivery from the matcher, on any thread: queued for this connection's thread,
+    /// unless the read policy keeps the event from this connection.
+    public func deliver(_ event: Event, json: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {
+        guard relay.authorization.snapshot.admitsLive(event, authenticatedAs: { provenPubkeys.withLockedValue { $0 } })
+        else { return }
+        post(.live(json, subscriptionIDs, sequence: sequence))
     }
 
     /// A query's answer, from a reader thread.
@@ -250,7 +260,10 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
             return closed(
                 subscriptionID, .rateLimited("too much data waiting for you to read; read it, then ask again"))
         }
-        if case .deny(let rejection) = relay.authorization.authorizeRead(filters, auth: auth) {
+        let scope: ReadScope
+        switch relay.authorization.authorizeRead(filters, auth: auth, address: address) {
+        case .serve(let s): scope = s
+        case .deny(let rejection):
             handleClose(subscriptionID)
             return closed(subscriptionID, rejection)
         }
@@ -260,7 +273,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         var prefix: [UInt8] = []
         RelayMessage.appendEventPrefix(subscriptionID: subscriptionID, to: &prefix)
         let task = QueryTask(
-            session: self, subscriptionID: subscriptionID, filters: filters, storage: relay.storage,
+            session: self, subscriptionID: subscriptionID, filters: filters, scope: scope, storage: relay.storage,
             defaultLimit: relay.limits.defaultLimit, now: relay.clock())
         subscriptions[subscriptionID] = Subscription(prefix: prefix, task: task, phase: .loading(held: []))
         answerOrder.append(subscriptionID)
@@ -384,6 +397,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         switch relay.authorization.verifyAuth(event, auth: auth, now: relay.clock()) {
         case .success(let pubkey):
             auth.add(pubkey)
+            provenPubkeys.withLockedValue { $0.insert(pubkey) }
             relay.logger.debug("authenticated", metadata: ["connection": "\(id)", "pubkey": "\(pubkey)"])
             ok(event.id, .saved)
         case .failure(let rejection):

@@ -3,11 +3,11 @@ import NostrCore
 
 /// Something that receives live events for its subscriptions (a connection's session).
 public protocol Subscriber: AnyObject, Sendable {
-    /// `eventJSON` is serialized once for all recipients; `subscriptionIDs` are this
+    /// `json` is the event serialized once for all recipients; `subscriptionIDs` are this
     /// subscriber's subscriptions that the event matched; `sequence` is the commit that made it
     /// visible to queries (`.max` for an ephemeral event), so that a subscription whose stored
     /// answer already holds it can skip it.
-    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64)
+    func deliver(_ event: Event, json: [UInt8], to subscriptionIDs: [String], sequence: UInt64)
 }
 
 /// The live subscriptions of every connection, indexed by id, author, tag and kind, so that an

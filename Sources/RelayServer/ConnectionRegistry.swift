@@ -8,6 +8,8 @@ final class ConnectionRegistry: Sendable {
         case admitted
         case tooManyFromAddress(Int)
         case tooMany(Int)
+        /// The address is blocked (NIP-86 `blockip`).
+        case blocked
     }
 
     private struct State {

@@ -56,7 +56,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 body = relay.informationDocument
             } else {
                 headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
-                body = Array(relay.info.page(limits: relay.limits).utf8)
+                body = Array(relay.currentInfo.page(limits: relay.limits).utf8)
             }
         case (.GET, "/health"), (.HEAD, "/health"):
             let ok = healthy()

@@ -33,9 +33,12 @@ final class WebSocketHandler: ChannelInboundHandler {
             channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: encoder)
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let refusal: String
-        switch registry.admit(connectionID, transport, address: address) {
+        var code = 1013
+        switch relay.authorization.snapshot.isBlocked(address)
+            ? .blocked : registry.admit(connectionID, transport, address: address)
+        {
         case .admitted:
-            let session = RelaySession(id: connectionID, relay: relay, transport: transport)
+            let session = RelaySession(id: connectionID, relay: relay, transport: transport, address: address)
             self.transport = transport
             self.session = session
             lastMessageAt = relay.clock()
@@ -45,10 +48,13 @@ final class WebSocketHandler: ChannelInboundHandler {
             refusal = "rate-limited: too many connections from your address (max \(max))"
         case .tooMany(let max):
             refusal = "rate-limited: the relay is at its connection limit (\(max)), try again later"
+        case .blocked:
+            refusal = "blocked: your address is blocked by this relay"
+            code = 1008  // policy violation
         }
-        // Refused: say why, then close with 1013 (try again later).
+        // Refused: say why, then close with 1013 (try again later) or 1008 (blocked).
         transport.send(RelayMessage.notice(refusal))
-        transport.close(code: .unknown(1013), reason: "too many connections")
+        transport.close(code: .unknown(UInt16(code)), reason: code == 1013 ? "too many connections" : "blocked")
         transport.release()
     }
 

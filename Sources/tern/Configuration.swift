@@ -1,3 +1,4 @@
+import NostrCore
 import NostrStore
 import RelayCore
 
@@ -25,56 +26,148 @@ struct Configuration {
         var environmentName: String { "TERN_\(section.uppercased())_\(key.uppercased())" }
     }
 
-    static let settings: [Setting] = [
-        Setting(section: "server", key: "listen", help: "HOST:PORT to listen on") { c, v throws(ConfigurationError) in
-            (c.host, c.port) = try parseListen(v, name: "server.listen")
-        },
-        Setting(section: "server", key: "data", help: "data directory") { c, v throws(ConfigurationError) in
-            guard !v.isEmpty else { throw .invalid("server.data", v, "a directory path") }
-            c.dataDirectory = v
-        },
-        Setting(section: "server", key: "log_level", help: "trace, debug, info, notice, warning, error") {
-            c, v throws(ConfigurationError) in
-            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else {
-                throw .invalid("server.log_level", v, "one of trace, debug, info, notice, warning, error")
+    static let settings: [Setting] =
+        [
+            Setting(section: "server", key: "listen", help: "HOST:PORT to listen on") {
+                c, v throws(ConfigurationError) in
+                (c.host, c.port) = try parseListen(v, name: "server.listen")
+            },
+            Setting(section: "server", key: "data", help: "data directory") { c, v throws(ConfigurationError) in
+                guard !v.isEmpty else { throw .invalid("server.data", v, "a directory path") }
+                c.dataDirectory = v
+            },
+            Setting(section: "server", key: "log_level", help: "trace, debug, info, notice, warning, error") {
+                c, v throws(ConfigurationError) in
+                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else {
+                    throw .invalid("server.log_level", v, "one of trace, debug, info, notice, warning, error")
+                }
+                c.logLevel = v
+            },
+            Setting(section: "store", key: "map_size_mb", help: "LMDB map size in MiB (the largest the store may grow)")
+            {
+                c, v throws(ConfigurationError) in c.mapSizeMB = try int(v, "store.map_size_mb", 1...(1 << 24))
+            },
+            text("relay", "name", "relay name (NIP-11)") { $0.info.name = $1 },
+            text("relay", "description", "relay description (NIP-11)") { $0.info.description = $1 },
+            text("relay", "pubkey", "operator's hex pubkey (NIP-11)") { $0.info.pubkey = $1 },
+            text("relay", "contact", "operator contact URI (NIP-11)") { $0.info.contact = $1 },
+            text("relay", "icon", "icon URL (NIP-11)") { $0.info.icon = $1 },
+            text("relay", "url", "public wss:// URL, checked against NIP-42 relay tags") { $0.info.url = $1 },
+            number("limits", "max_message_length", 1024...(16 << 20)) { $0.limits.maxMessageLength = $1 },
+            number("limits", "max_event_size", 256...(16 << 20)) { $0.limits.maxEventSize = $1 },
+            number("limits", "max_content_length", 0...(16 << 20)) { $0.limits.maxContentLength = $1 },
+            number("limits", "max_subscriptions", 1...10_000) { $0.limits.maxSubscriptions = $1 },
+            number("limits", "max_filters", 1...1000) { $0.limits.maxFilters = $1 },
+            number("limits", "max_filter_values", 1...100_000) { $0.limits.maxFilterValues = $1 },
+            number("limits", "max_limit", 1...100_000) { $0.limits.maxLimit = $1 },
+            number("limits", "default_limit", 1...100_000) { $0.limits.defaultLimit = $1 },
+            number("limits", "max_subid_length", 1...1024) { $0.limits.maxSubscriptionIDLength = $1 },
+            number("limits", "max_event_tags", 0...100_000) { $0.limits.maxEventTags = $1 },
+            number("limits", "created_at_upper_limit", 0...(1 << 40)) { $0.limits.createdAtUpperLimit = Int64($1) },
+            number("limits", "created_at_lower_limit", 0...(1 << 40)) { $0.limits.createdAtLowerLimit = Int64($1) },
+            number("limits", "ping_interval", 1...86_400) { $0.limits.pingInterval = Int64($1) },
+            number("limits", "idle_timeout", 1...(86_400 * 7)) { $0.limits.idleTimeout = Int64($1) },
+            number("limits", "outbound_budget", 4096...(1 << 30)) { $0.limits.outboundBudget = $1 },
+            number("limits", "outbound_budget_total", 65536...(1 << 34)) { $0.limits.outboundBudgetTotal = $1 },
+            number("limits", "max_events_in_flight", 1...100_000) { $0.limits.maxEventsInFlight = $1 },
+            number("limits", "max_connections", 1...1_000_000) { $0.limits.maxConnections = $1 },
+            number("limits", "max_connections_per_ip", 1...1_000_000) { $0.limits.maxConnectionsPerIP = $1 },
+            number("readers", "threads", 1...256) { $0.limits.readerThreads = $1 },
+            number("readers", "queue_depth", 1...1_000_000) { $0.limits.readerQueueDepth = $1 },
+            number("readers", "max_scan_per_filter", 1...100_000_000) { $0.maxScanPerFilter = $1 },
+            flag("policy", "accept_protected_events") { $0.policy.acceptProtectedEvents = $1 },
+            flag("policy", "auth_required_for_writes") { $0.policy.authRequiredForWrites = $1 },
+            flag("policy", "auth_required_for_reads") { $0.policy.authRequiredForReads = $1 },
+            Setting(section: "policy", key: "mode", help: "who may publish: open, allowlist or follows") {
+                c, v throws(ConfigurationError) in
+                guard let mode = Policy.AccessMode(rawValue: v) else {
+                    throw .invalid("policy.mode", v, "open, allowlist or follows")
+                }
+                c.policy.mode = mode
+            },
+            pubkeys("policy", "admins", "admins' pubkeys: NIP-86 management, and whose contact lists make `follows`") {
+                $0.policy.admins = $1
+            },
+            pubkeys("policy", "allow_pubkeys", "who may publish in allowlist mode") { $0.policy.allowPubkeys = $1 },
+            pubkeys("policy", "deny_pubkeys", "pubkeys never accepted (blocked:)") { $0.policy.denyPubkeys = $1 },
+            kinds("policy", "allow_kinds", "when set, only these kinds are accepted") { $0.policy.allowKinds = $1 },
+            kinds("policy", "deny_kinds", "kinds never accepted (blocked:)") { $0.policy.denyKinds = $1 },
+            kinds("policy", "auth_required_kinds", "kinds served only after AUTH") { $0.policy.authRequiredKinds = $1 },
+            flag("policy", "protect_direct_messages") { $0.policy.protectDirectMessages = $1 },
+            number("policy", "min_pow_difficulty", 0...256) { $0.policy.minPowDifficulty = $1 },
+        ] + rate("events", "ip", \.eventsPerIP) + rate("events", "pubkey", \.eventsPerPubkey)
+        + rate("reqs", "ip", \.reqsPerIP) + rate("reqs", "pubkey", \.reqsPerPubkey)
+
+    /// `[kind.N]` tables: limits of one kind, `max_content_length` and `max_tags`.
+    static func kindSetting(_ name: String) -> Setting? {
+        let parts = name.split(separator: ".")
+        guard parts.count == 3, parts[0] == "kind", let kind = UInt16(parts[1]) else { return nil }
+        let section = "kind.\(kind)"
+        switch parts[2] {
+        case "max_content_length":
+            return number(section, "max_content_length", 0...(16 << 20)) {
+                $0.policy.kindLimits[kind, default: KindLimit()].maxContentLength = $1
             }
-            c.logLevel = v
-        },
-        Setting(section: "store", key: "map_size_mb", help: "LMDB map size in MiB (the largest the store may grow)") {
-            c, v throws(ConfigurationError) in c.mapSizeMB = try int(v, "store.map_size_mb", 1...(1 << 24))
-        },
-        text("relay", "name", "relay name (NIP-11)") { $0.info.name = $1 },
-        text("relay", "description", "relay description (NIP-11)") { $0.info.description = $1 },
-        text("relay", "pubkey", "operator's hex pubkey (NIP-11)") { $0.info.pubkey = $1 },
-        text("relay", "contact", "operator contact URI (NIP-11)") { $0.info.contact = $1 },
-        text("relay", "icon", "icon URL (NIP-11)") { $0.info.icon = $1 },
-        text("relay", "url", "public wss:// URL, checked against NIP-42 relay tags") { $0.info.url = $1 },
-        number("limits", "max_message_length", 1024...(16 << 20)) { $0.limits.maxMessageLength = $1 },
-        number("limits", "max_event_size", 256...(16 << 20)) { $0.limits.maxEventSize = $1 },
-        number("limits", "max_content_length", 0...(16 << 20)) { $0.limits.maxContentLength = $1 },
-        number("limits", "max_subscriptions", 1...10_000) { $0.limits.maxSubscriptions = $1 },
-        number("limits", "max_filters", 1...1000) { $0.limits.maxFilters = $1 },
-        number("limits", "max_filter_values", 1...100_000) { $0.limits.maxFilterValues = $1 },
-        number("limits", "max_limit", 1...100_000) { $0.limits.maxLimit = $1 },
-        number("limits", "default_limit", 1...100_000) { $0.limits.defaultLimit = $1 },
-        number("limits", "max_subid_length", 1...1024) { $0.limits.maxSubscriptionIDLength = $1 },
-        number("limits", "max_event_tags", 0...100_000) { $0.limits.maxEventTags = $1 },
-        number("limits", "created_at_upper_limit", 0...(1 << 40)) { $0.limits.createdAtUpperLimit = Int64($1) },
-        number("limits", "created_at_lower_limit", 0...(1 << 40)) { $0.limits.createdAtLowerLimit = Int64($1) },
-        number("limits", "ping_interval", 1...86_400) { $0.limits.pingInterval = Int64($1) },
-        number("limits", "idle_timeout", 1...(86_400 * 7)) { $0.limits.idleTimeout = Int64($1) },
-        number("limits", "outbound_budget", 4096...(1 << 30)) { $0.limits.outboundBudget = $1 },
-        number("limits", "outbound_budget_total", 65536...(1 << 34)) { $0.limits.outboundBudgetTotal = $1 },
-        number("limits", "max_events_in_flight", 1...100_000) { $0.limits.maxEventsInFlight = $1 },
-        number("limits", "max_connections", 1...1_000_000) { $0.limits.maxConnections = $1 },
-        number("limits", "max_connections_per_ip", 1...1_000_000) { $0.limits.maxConnectionsPerIP = $1 },
-        number("readers", "threads", 1...256) { $0.limits.readerThreads = $1 },
-        number("readers", "queue_depth", 1...1_000_000) { $0.limits.readerQueueDepth = $1 },
-        number("readers", "max_scan_per_filter", 1...100_000_000) { $0.maxScanPerFilter = $1 },
-        flag("policy", "accept_protected_events") { $0.policy.acceptProtectedEvents = $1 },
-        flag("policy", "auth_required_for_writes") { $0.policy.authRequiredForWrites = $1 },
-        flag("policy", "auth_required_for_reads") { $0.policy.authRequiredForReads = $1 },
-    ]
+        case "max_tags":
+            return number(section, "max_tags", 0...100_000) {
+                $0.policy.kindLimits[kind, default: KindLimit()].maxTags = $1
+            }
+        default: return nil
+        }
+    }
+
+    /// A list of pubkeys: 64 hex characters or npub (NIP-19) each, separated by commas or spaces.
+    static func pubkeys(
+        _ section: String, _ key: String, _ help: String,
+        _ set: @escaping @Sendable (inout Configuration, [Bytes32]) -> Void
+    ) -> Setting {
+        Setting(section: section, key: key, help: help + " (hex or npub list)") {
+            c, v throws(ConfigurationError) in
+            var keys: [Bytes32] = []
+            for item in listItems(v) {
+                guard let key = Bytes32(hex: Array(item.utf8)) ?? NPub.decode(item) else {
+                    throw .invalid("\(section).\(key)", item, "a pubkey as 64 hex characters or npub")
+                }
+                keys.append(key)
+            }
+            set(&c, keys)
+        }
+    }
+
+    static func kinds(
+        _ section: String, _ key: String, _ help: String,
+        _ set: @escaping @Sendable (inout Configuration, [UInt16]) -> Void
+    ) -> Setting {
+        Setting(section: section, key: key, help: help + " (list of kind numbers)") {
+            c, v throws(ConfigurationError) in
+            var kinds: [UInt16] = []
+            for item in listItems(v) {
+                guard let kind = UInt16(item) else {
+                    throw .invalid("\(section).\(key)", item, "a kind from 0 to 65535")
+                }
+                kinds.append(kind)
+            }
+            set(&c, kinds)
+        }
+    }
+
+    /// `[rate_limits]` `<what>_per_minute_per_<by>` and `<what>_burst_per_<by>`.
+    static func rate(_ what: String, _ by: String, _ path: WritableKeyPath<RateLimits, RateLimits.Rate> & Sendable)
+        -> [Setting]
+    {
+        [
+            number("rate_limits", "\(what)_per_minute_per_\(by)", 0...1_000_000_000) {
+                $0.policy.rateLimits[keyPath: path].perMinute = $1
+            },
+            number("rate_limits", "\(what)_burst_per_\(by)", 0...1_000_000_000) {
+                $0.policy.rateLimits[keyPath: path].burst = $1
+            },
+        ]
+    }
+
+    static func listItems(_ v: String) -> [String] {
+        v.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
+    }
 
     static func text(
         _ section: String, _ key: String, _ help: String,
@@ -124,7 +217,9 @@ struct Configuration {
     }
 
     mutating func set(_ name: String, _ value: String) throws(ConfigurationError) {
-        guard let setting = Self.settings.first(where: { $0.name == name }) else { throw .unknownKey(name) }
+        guard let setting = Self.settings.first(where: { $0.name == name }) ?? Self.kindSetting(name) else {
+            throw .unknownKey(name)
+        }
         try setting.apply(&self, value)
     }
 
@@ -136,6 +231,18 @@ struct Configuration {
             guard let setting = known[name] else { throw .unknownKey(name) }
             try setting.apply(&self, value)
         }
+    }
+
+    /// The settings besides the policy that differ in `other`: they take effect on a restart.
+    func differences(from other: Configuration) -> [String] {
+        var names: [String] = []
+        if host != other.host || port != other.port { names.append("server.listen") }
+        if dataDirectory != other.dataDirectory { names.append("server.data") }
+        if logLevel != other.logLevel { names.append("server.log_level") }
+        if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter { names.append("store") }
+        if info != other.info { names.append("relay") }
+        if limits != other.limits { names.append("limits") }
+        return names
     }
 
     var storeOptions: StoreOptions {

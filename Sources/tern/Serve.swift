@@ -32,15 +32,22 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
+    /// The settings from the file, the environment and the flags, in that order.
+    func loadConfiguration() throws(ConfigurationError) -> Configuration {
+        var configuration = Configuration()
+        if let config { try configuration.apply(tomlFile: config) }
+        try configuration.apply(environment: Self.environment())
+        if let listen { try configuration.set("server.listen", listen) }
+        if let data { try configuration.set("server.data", data) }
+        if let logLevel { try configuration.set("server.log_level", logLevel) }
+        return configuration
+    }
+
     func run() throws {
         raiseFileLimit()
-        var configuration = Configuration()
+        let configuration: Configuration
         do {
-            if let config { try configuration.apply(tomlFile: config) }
-            try configuration.apply(environment: Self.environment())
-            if let listen { try configuration.set("server.listen", listen) }
-            if let data { try configuration.set("server.data", data) }
-            if let logLevel { try configuration.set("server.log_level", logLevel) }
+            configuration = try loadConfiguration()
         } catch {
             throw ValidationError(error.description)
         }
@@ -84,9 +91,36 @@ struct Serve: ParsableCommand {
             source.resume()
             sources.append(source)
         }
+        signal(SIGHUP, SIG_IGN)
+        let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangUp.setEventHandler { reload(relay, running: configuration, logger: logger) }
+        hangUp.resume()
+        sources.append(hangUp)
         stop.wait()
         server.shutdown()
         _ = sources
+    }
+
+    /// SIGHUP: reads the settings again and puts the new policy in force, without dropping a
+    /// connection. A file that does not read or does not check keeps the old policy, and the
+    /// log says why. Settings that need a restart (addresses, store, limits) are not changed; the
+    /// log names them when they differ.
+    func reload(_ relay: Relay, running: Configuration, logger: Logger) {
+        let configuration: Configuration
+        do {
+            configuration = try loadConfiguration()
+        } catch {
+            logger.error("reload failed; the policy in force is kept", metadata: ["error": "\(error)"])
+            return
+        }
+        relay.reload(configuration.policy)
+        let needRestart = running.differences(from: configuration)
+        logger.info(
+            "policy reloaded",
+            metadata: [
+                "mode": "\(configuration.policy.mode.rawValue)",
+                "restart_needed_for": "\(needRestart.isEmpty ? "nothing" : needRestart.joined(separator: ","))",
+            ])
     }
 
     static func environment() -> [String: String] {

@@ -1,8 +1,10 @@
-/// Reads the part of TOML (v1.0) that tern's configuration file uses: `[section]` tables holding
-/// `key = value` pairs whose values are strings (basic and literal), integers and booleans, with
-/// comments and blank lines. Anything else that TOML allows (arrays, inline tables, floats,
-/// dates, multi-line strings, dotted keys) is refused with the line it is on, as is anything
-/// TOML itself forbids (a key set twice, a table opened twice, a key outside a table).
+/// Reads the part of TOML (v1.0) that tern's configuration file uses: `[section]` tables
+/// (a dotted name such as `[kind.1]` is one section named "kind.1") holding `key = value` pairs
+/// whose values are strings (basic and literal), integers, booleans, and arrays of strings and
+/// integers (which may span lines, with comments and a trailing comma), with comments and blank
+/// lines. Anything else that TOML allows (inline tables, arrays of tables, floats, dates,
+/// multi-line strings, dotted keys) is refused with the line it is on, as is anything TOML
+/// itself forbids (a key set twice, a table opened twice, a key outside a table).
 ///
 /// tern has its own reader instead of a TOML library because the libraries available pull in
 /// all of Foundation and a C++ runtime, which tripled the size of the static binary.
@@ -11,13 +13,15 @@ struct TOMLReader {
         case string(String)
         case integer(Int)
         case boolean(Bool)
+        case array([Value])
 
-        /// The value as a setting takes it.
+        /// The value as a setting takes it: an array as its items joined by commas.
         var text: String {
             switch self {
             case .string(let s): s
             case .integer(let i): String(i)
             case .boolean(let b): b ? "true" : "false"
+            case .array(let items): items.map(\.text).joined(separator: ",")
             }
         }
     }
@@ -41,17 +45,18 @@ struct TOMLReader {
         var section: String?
         var sections: Set<String> = []
         var keys: Set<String> = []
-        var number = 0
-        for rawLine in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            number += 1
-            var line = Line(bytes: Array(rawLine), number: number)
-            if line.bytes.last == UInt8(ascii: "\r") { line.bytes.removeLast() }
+        var line = Line(bytes: Array(text.utf8), number: 1)
+        while line.peek != nil {
             line.skipSpace()
-            if line.atEndOrComment { continue }
+            if line.atEndOrComment {
+                line.endLine()
+                continue
+            }
             if line.peek == UInt8(ascii: "[") {
                 let name = try line.tableHeader()
                 guard sections.insert(name).inserted else { throw line.fail("table [\(name)] is defined twice") }
                 section = name
+                line.endLine()
                 continue
             }
             let key = try line.key()
@@ -63,22 +68,24 @@ struct TOMLReader {
                 throw line.fail("expected = after the key \(key)")
             }
             line.skipSpace()
+            let number = line.number
             let value = try line.value()
             line.skipSpace()
             guard line.atEndOrComment else { throw line.fail("unexpected text after the value of \(key)") }
-            guard let section else { throw line.fail("\(key) is outside a [section] table") }
+            guard let section else { throw Failure(line: number, reason: "\(key) is outside a [section] table") }
             guard keys.insert("\(section).\(key)").inserted else {
-                throw line.fail("\(section).\(key) is set twice")
+                throw Failure(line: number, reason: "\(section).\(key) is set twice")
             }
             entries.append(Entry(section: section, key: key, value: value, line: number))
+            line.endLine()
         }
         return entries
     }
 
-    /// One line of the file and a read position in it.
+    /// The file and a read position in it, with the number of the line it is on.
     private struct Line {
         var bytes: [UInt8]
-        let number: Int
+        var number: Int
         var position = 0
 
         init(bytes: [UInt8], number: Int) {
@@ -87,7 +94,28 @@ struct TOMLReader {
         }
 
         var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
-        var atEndOrComment: Bool { peek == nil || peek == UInt8(ascii: "#") }
+        /// At the end of the line (or file), or at a comment.
+        var atEndOrComment: Bool {
+            peek == nil || peek == UInt8(ascii: "#") || peek == UInt8(ascii: "\n") || peek == UInt8(ascii: "\r")
+        }
+
+        /// Skips the rest of the line (a comment) and its newline.
+        mutating func endLine() {
+            while let c = peek, c != UInt8(ascii: "\n") { position += 1 }
+            if consume(UInt8(ascii: "\n")) { number += 1 }
+        }
+
+        /// Inside an array: spaces, newlines and comments.
+        mutating func skipArraySpace() {
+            while true {
+                skipSpace()
+                if peek == UInt8(ascii: "#") || peek == UInt8(ascii: "\r") || peek == UInt8(ascii: "\n") {
+                    endLine()
+                } else {
+                    return
+                }
+            }
+        }
 
         func fail(_ reason: String) -> Failure { Failure(line: number, reason: reason) }
 
@@ -112,9 +140,13 @@ struct TOMLReader {
             position += 1
             if peek == UInt8(ascii: "[") { throw fail("arrays of tables ([[...]]) are not supported") }
             skipSpace()
-            let name = try key()
+            var name = try key()
             skipSpace()
-            if peek == UInt8(ascii: ".") { throw fail("nested tables are not supported") }
+            while consume(UInt8(ascii: ".")) {
+                skipSpace()
+                name += "." + (try key())
+                skipSpace()
+            }
             guard consume(UInt8(ascii: "]")) else { throw fail("expected ] to close the table name") }
             skipSpace()
             guard atEndOrComment else { throw fail("unexpected text after [\(name)]") }
@@ -150,11 +182,33 @@ struct TOMLReader {
                 throw fail("expected a string, integer or boolean")
             case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 return .integer(try integer())
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
+            case UInt8(ascii: "["):
+                return try array()
+            case UInt8(ascii: "{"):
                 throw fail(
-                    "arrays and inline tables are not supported; tern's settings are strings, integers and booleans")
+                    "inline tables are not supported; tern's settings are strings, integers, booleans and arrays")
             default:
                 throw fail("expected a string, integer or boolean")
+            }
+        }
+
+        /// `[item, item, ...]` of strings and integers, over as many lines as it takes.
+        private mutating func array() throws(Failure) -> Value {
+            position += 1
+            var items: [Value] = []
+            while true {
+                skipArraySpace()
+                if consume(UInt8(ascii: "]")) { return .array(items) }
+                guard peek != nil else { throw fail("unterminated array") }
+                let item = try value()
+                switch item {
+                case .string, .integer: items.append(item)
+                case .boolean, .array: throw fail("arrays hold strings or integers only")
+                }
+                skipArraySpace()
+                if consume(UInt8(ascii: "]")) { return .array(items) }
+                guard peek != nil else { throw fail("unterminated array") }
+                guard consume(UInt8(ascii: ",")) else { throw fail("expected , or ] in an array") }
             }
         }
 
@@ -223,8 +277,8 @@ struct TOMLReader {
             }
             position += 1
             let start = position
-            while let c = peek, c != UInt8(ascii: "'") { position += 1 }
-            guard peek != nil else { throw fail("unterminated string") }
+            while let c = peek, c != UInt8(ascii: "'"), c != UInt8(ascii: "\n") { position += 1 }
+            guard peek == UInt8(ascii: "'") else { throw fail("unterminated string") }
             defer { position += 1 }
             return try text(bytes[start..<position])
         }
@@ -237,7 +291,7 @@ struct TOMLReader {
             position += 1
             var out: [UInt8] = []
             while true {
-                guard let c = peek else { throw fail("unterminated string") }
+                guard let c = peek, c != UInt8(ascii: "\n") else { throw fail("unterminated string") }
                 position += 1
                 switch c {
                 case UInt8(ascii: "\""):

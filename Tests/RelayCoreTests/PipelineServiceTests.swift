@@ -76,6 +76,13 @@ final class ValidationServiceTests: XCTestCase {
     }
 }
 
+extension AuthorizationService {
+    /// The write check with only an AUTH state (no address, the test's time).
+    func authorizeWrite(_ event: Event, auth: AuthState, now: Int64 = 1_700_000_000) -> Decision {
+        authorizeWrite(event, WriteContext(auth: auth, now: now))
+    }
+}
+
 final class AuthorizationServiceTests: XCTestCase {
     let alice = Signer(seed: 21)
     let bob = Signer(seed: 22)
@@ -116,7 +123,8 @@ final class AuthorizationServiceTests: XCTestCase {
         XCTAssertEqual(
             s.authorizeRead([Filter()], auth: auth), .deny(.authRequired("this relay only serves authenticated users")))
         auth.add(alice.publicKey)
-        XCTAssertEqual(s.authorizeRead([Filter()], auth: auth), .allow)
+        XCTAssertEqual(
+            s.authorizeRead([Filter()], auth: auth), .serve(s.snapshot.readScope(authenticatedAs: auth.pubkeys)))
     }
 
     func authEvent(

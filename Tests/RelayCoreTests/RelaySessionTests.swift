@@ -53,19 +53,19 @@ final class GatedStorage: EventStorage, @unchecked Sendable {
     let gatedLeft = NIOLockedValueBox<Int?>(nil)
     init(_ inner: EventStore) { self.inner = inner }
 
-    func query(_ filters: [Filter], defaultLimit: Int, now: Int64) throws -> any StorageQuery {
+    func query(_ filters: [Filter], defaultLimit: Int, now: Int64, scope: ReadScope) throws -> any StorageQuery {
         let gated = gatedLeft.withLockedValue { left -> Bool in
             guard let n = left else { return true }
             left = n - 1
             return n > 0
         }
-        if !gated { return try inner.query(filters, defaultLimit: defaultLimit, now: now) }
+        if !gated { return try inner.query(filters, defaultLimit: defaultLimit, now: now, scope: scope) }
         if beforeSnapshot.withLockedValue({ $0 }) {
             reached.signal()
             gate.wait()
-            return try inner.query(filters, defaultLimit: defaultLimit, now: now)
+            return try inner.query(filters, defaultLimit: defaultLimit, now: now, scope: scope)
         }
-        let query = try inner.query(filters, defaultLimit: defaultLimit, now: now)
+        let query = try inner.query(filters, defaultLimit: defaultLimit, now: now, scope: scope)
         reached.signal()
         gate.wait()
         return query
@@ -74,7 +74,9 @@ final class GatedStorage: EventStorage, @unchecked Sendable {
         inner.commit(writes, outcomes: &outcomes, sequences: &sequences)
     }
     func sweepExpired(now: Int64, max: Int) throws -> Int { try inner.sweepExpired(now: now, max: max) }
-    func count(_ filters: [Filter], now: Int64) throws -> Int { try inner.count(filters, now: now) }
+    func count(_ filters: [Filter], now: Int64, scope: ReadScope) throws -> Int {
+        try inner.count(filters, now: now, scope: scope)
+    }
     func event(id: Bytes32) throws -> StoredEvent? { try inner.event(id: id) }
     func items(_ filter: Filter, now: Int64) throws -> [SyncItem] { try inner.items(filter, now: now) }
     var count: Int { inner.count }

@@ -6,7 +6,7 @@ import XCTest
 
 final class RecordingSubscriber: Subscriber {
     let received = NIOLockedValueBox<[(String, [String])]>([])
-    func deliver(_ eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {
+    func deliver(_ event: Event, json eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {
         received.withLockedValue { $0.append((String(decoding: eventJSON, as: UTF8.self), subscriptionIDs)) }
     }
 }

@@ -4,7 +4,7 @@ import XCTest
 
 /// `tern serve` as a child process on an ephemeral loopback port, for the tests that kill it,
 /// restart it or measure its memory.
-final class RelayProcess {
+final class RelayProcess: @unchecked Sendable {
     let process: Process
     let port: Int
 
@@ -22,11 +22,16 @@ final class RelayProcess {
         return environment
     }
 
-    /// Starts the relay on `data` with extra `TERN_*` settings, and waits until it listens.
-    init(data: String, environment: [String: String] = [:]) throws {
+    /// Everything the relay has logged so far, and a signal for each new chunk.
+    private let logSignal = NSCondition()
+    private var logText = ""
+
+    /// Starts the relay on `data` with extra `TERN_*` settings and arguments, and waits until it
+    /// listens.
+    init(data: String, environment: [String: String] = [:], arguments: [String] = []) throws {
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data]
+        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data] + arguments
         process.environment = Self.environment(environment)
         let err = Pipe()
         process.standardError = err
@@ -41,9 +46,29 @@ final class RelayProcess {
                 break
             }
         }
-        // Keep reading its log so that the relay never blocks on a full pipe.
-        err.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+        logText = log
         self.process = process
+        // Keep reading its log so that the relay never blocks on a full pipe.
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            guard let self, !chunk.isEmpty else { return }
+            self.logSignal.lock()
+            self.logText += String(decoding: chunk, as: UTF8.self)
+            self.logSignal.broadcast()
+            self.logSignal.unlock()
+        }
+    }
+
+    /// Waits until the relay's log holds `count` lines containing `text` (it logs as it acts, so
+    /// this awaits the act, not a time); false when `seconds` pass first.
+    func waitForLog(_ text: String, count: Int = 1, seconds: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        logSignal.lock()
+        defer { logSignal.unlock() }
+        while logText.components(separatedBy: "\n").filter({ $0.contains(text) }).count < count {
+            guard logSignal.wait(until: deadline) else { return false }
+        }
+        return true
     }
 
     /// CPU and memory (VmRSS now, VmHWM the peak so far) from /proc.

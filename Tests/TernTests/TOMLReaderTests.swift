@@ -1,4 +1,5 @@
 import Foundation
+import RelayCore
 import XCTest
 
 @testable import tern
@@ -51,14 +52,18 @@ final class TOMLReaderTests: XCTestCase {
 
     func testRefusesWhatItDoesNotSupportOrTOMLForbidsWithTheLine() {
         let cases: [(String, Int, String)] = [
-            ("[a]\nx = [1, 2]", 2, "arrays and inline tables are not supported"),
-            ("[a]\nx = { y = 1 }", 2, "arrays and inline tables are not supported"),
+            ("[a]\nx = [[1], 2]", 2, "arrays hold strings or integers only"),
+            ("[a]\nx = [true]", 2, "arrays hold strings or integers only"),
+            ("[a]\nx = [1,\n 2", 3, "unterminated array"),
+            ("[a]\nx = [1 2]", 2, "expected , or ] in an array"),
+            ("[a]\nx = [\"a\nb\"]", 2, "unterminated string"),
+            ("[a]\nx = { y = 1 }", 2, "inline tables are not supported"),
             ("[a]\nx = 1.5", 2, "floats and dates are not supported"),
             ("[a]\nx = 1e3", 2, "floats and dates are not supported"),
             ("[a]\nx = 07:32:00", 2, "floats and dates are not supported"),
             ("[a]\nx = \"\"\"many\nlines\"\"\"", 2, "multi-line strings are not supported"),
             ("[a]\nb.c = 1", 2, "dotted keys are not supported"),
-            ("[a.b]\n", 1, "nested tables are not supported"),
+            ("[a.]\n", 1, "expected a key or a [section]"),
             ("[[a]]\n", 1, "arrays of tables ([[...]]) are not supported"),
             ("x = 1\n", 1, "x is outside a [section] table"),
             ("[a]\nx = 1\nx = 2", 3, "a.x is set twice"),
@@ -113,12 +118,82 @@ final class TOMLReaderTests: XCTestCase {
         XCTAssertThrowsError(try configuration.apply(tomlFile: path)) { error in
             XCTAssertEqual("\(error)", "unknown setting limits.max_limits")
         }
-        try "[limits]\nmax_limit = [5]\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "[limits]\nmax_limit = {a = 5}\n".write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try configuration.apply(tomlFile: path)) { error in
             XCTAssertEqual(
                 "\(error)",
-                "cannot read configuration file \(path): line 2: arrays and inline tables are not supported; "
-                    + "tern's settings are strings, integers and booleans")
+                "cannot read configuration file \(path): line 2: inline tables are not supported; "
+                    + "tern's settings are strings, integers, booleans and arrays")
         }
     }
+
+    func testReadsArraysOverLinesAndDottedTables() throws {
+        let text = """
+            [policy]
+            deny_kinds = [ 4, 1059 ]   # a comment
+            admins = [
+              "aa",   # first
+              'bb',
+            ]
+            empty = []
+            [ kind . 1 ]
+            max_tags = 3
+            """
+        let entries = try TOMLReader.read(text)
+        XCTAssertEqual(
+            entries.map { "\($0.section).\($0.key)=\($0.value.text)@\($0.line)" },
+            ["policy.deny_kinds=4,1059@2", "policy.admins=aa,bb@3", "policy.empty=@7", "kind.1.max_tags=3@9"])
+    }
+
+    func testPolicySettingsFromTheFile() throws {
+        let admin = String(repeating: "ab", count: 32)
+        var configuration = Configuration()
+        for (name, value) in [
+            ("policy.mode", "follows"),
+            ("policy.admins", "\(admin),npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjptg"),
+            ("policy.deny_kinds", "4,1059"), ("policy.allow_kinds", "0, 1 3"), ("policy.min_pow_difficulty", "20"),
+            ("policy.auth_required_kinds", "7"), ("policy.protect_direct_messages", "false"),
+            ("kind.1.max_content_length", "280"), ("kind.1.max_tags", "10"), ("kind.30023.max_tags", "50"),
+            ("rate_limits.events_per_minute_per_ip", "600"), ("rate_limits.events_burst_per_ip", "20"),
+            ("rate_limits.reqs_per_minute_per_pubkey", "120"),
+        ] {
+            try configuration.set(name, value)
+        }
+        let p = configuration.policy
+        XCTAssertEqual(p.mode, .follows)
+        XCTAssertEqual(
+            p.admins.map(\.hex), [admin, "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e"])
+        XCTAssertEqual(p.denyKinds, [4, 1059])
+        XCTAssertEqual(p.allowKinds, [0, 1, 3])
+        XCTAssertEqual(p.minPowDifficulty, 20)
+        XCTAssertEqual(p.authRequiredKinds, [7])
+        XCTAssertFalse(p.protectDirectMessages)
+        XCTAssertEqual(p.kindLimits[1], KindLimit(maxContentLength: 280, maxTags: 10))
+        XCTAssertEqual(p.kindLimits[30023], KindLimit(maxTags: 50))
+        XCTAssertEqual(p.rateLimits.eventsPerIP, RateLimits.Rate(perMinute: 600, burst: 20))
+        XCTAssertEqual(p.rateLimits.reqsPerPubkey.perMinute, 120)
+
+        for (name, value, message) in [
+            (
+                "policy.mode", "closed",
+                "invalid value for policy.mode: \"closed\" (expected open, allowlist or follows)"
+            ),
+            (
+                "policy.admins", "npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjpth",
+                "invalid value for policy.admins: \"npub10elfcs4fr0l0r8af98jlmgdh9c8tcxjvz9qkw038js35mp4dma8qzvjpth\" "
+                    + "(expected a pubkey as 64 hex characters or npub)"
+            ),
+            (
+                "policy.deny_kinds", "4,x",
+                "invalid value for policy.deny_kinds: \"x\" (expected a kind from 0 to 65535)"
+            ),
+            ("kind.1.max_likes", "3", "unknown setting kind.1.max_likes"),
+            ("kind.70000.max_tags", "3", "unknown setting kind.70000.max_tags"),
+        ] {
+            XCTAssertThrowsError(try configuration.set(name, value), name) { error in
+                XCTAssertEqual("\(error)", message)
+            }
+        }
+    }
+
 }

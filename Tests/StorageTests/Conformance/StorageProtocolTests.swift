@@ -46,6 +46,35 @@ final class StorageProtocolTests: XCTestCase {
         }
     }
 
+    func testAReadScopeKeepsPrivateKindsToTheirPartiesAndTheLimitCountsWhatIsSeen() throws {
+        let carol = Bytes32(w0: 3, w1: 3, w2: 3, w3: 3)
+        try forEachBackend { t in
+            let notes = (0..<3).map { event(alice, Int64(100 + $0), kind: 1) }
+            // Newer than the notes, so that a limit of 3 would be spent on them if they counted.
+            let toBob = (0..<3).map { event(alice, Int64(200 + $0), kind: 4, tags: [["p", bob.hex]]) }
+            let wrap = event(carol, 300, kind: 1059, tags: [["t", "x"], ["p", bob.hex]])
+            let reaction = event(carol, 310, kind: 7)
+            let expiring = event(alice, 320, kind: 4, tags: [["p", bob.hex], ["expiration", "99999999999"]])
+            XCTAssertTrue(t.write(notes + toBob + [wrap, reaction, expiring]).allSatisfy { $0 == .saved })
+            func ids(_ scope: ReadScope, _ filter: Filter = Filter(limit: 3)) throws -> Set<Bytes32> {
+                Set(try t.storage.fetch([filter], defaultLimit: 100, now: t.now, scope: scope).map(\.id))
+            }
+            let stranger = ReadScope(hiddenKinds: [7], partyKinds: [4, 1059], parties: [])
+            XCTAssertEqual(try ids(stranger), Set(notes.map(\.id)), "the limit is spent on what the reader may see")
+            let asBob = ReadScope(hiddenKinds: [], partyKinds: [4, 1059], parties: [bob])
+            XCTAssertEqual(try ids(asBob), [wrap.id, reaction.id, expiring.id], "p-tagged, through the stored tags")
+            XCTAssertEqual(
+                try ids(asBob, Filter(kinds: [4], limit: 10)), Set((toBob + [expiring]).map(\.id)),
+                "also when the event must be decoded (it mentions expiration)")
+            let asAlice = ReadScope(hiddenKinds: [], partyKinds: [4, 1059], parties: [alice])
+            XCTAssertEqual(
+                try ids(asAlice, Filter(kinds: [4, 1059])), Set((toBob + [expiring]).map(\.id)), "the author")
+            XCTAssertEqual(try ids(.everything, Filter(kinds: [4, 1059])).count, 5)
+            XCTAssertEqual(try t.storage.count([Filter()], now: t.now, scope: stranger), 3)
+            XCTAssertEqual(try t.storage.count([Filter()], now: t.now, scope: asBob), 9)
+        }
+    }
+
     func testAnIDsFilterWithoutALimitGetsEveryIDItNames() throws {
         try forEachBackend { t in
             let events = (0..<150).map { event(alice, Int64(100 + $0), kind: 1) }

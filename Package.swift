@@ -79,6 +79,9 @@ let package = Package(
             dependencies: [
                 "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -30,6 +30,17 @@ public protocol EventStorage: AnyObject, Sendable {
     /// by lowest id (NIP-77), within the scan budget.
     func items(_ filter: Filter, now: Int64) throws -> [SyncItem]
 
+    /// Removes the events with these ids and their index entries (an operator's ban); returns
+    /// how many were stored. Writer thread only (`EventWriter.perform`).
+    func remove(ids: [Bytes32]) throws -> Int
+
+    /// A value the relay keeps beside the events under `key` (the operator's managed lists), or
+    /// nil.
+    func setting(_ key: String) throws -> [UInt8]?
+
+    /// Keeps `value` under `key`, durably. Writer thread only (`EventWriter.perform`).
+    func setSetting(_ key: String, _ value: [UInt8]) throws
+
     /// How many events are stored.
     var count: Int { get }
 

@@ -23,8 +23,22 @@ public final class ReportingSink: CommitSink {
 /// what follows a commit (fan-out, answers) is the sink's.
 public final class EventWriter: @unchecked Sendable {
     struct Job {
-        let write: Write
+        let write: Write?
         let requester: (any WriteRequester)?
+        /// Work to run on the writer's thread, in queue order (`perform`).
+        let task: (@Sendable (any EventStorage) -> Void)?
+
+        init(write: Write, requester: (any WriteRequester)?) {
+            self.write = write
+            self.requester = requester
+            task = nil
+        }
+
+        init(task: @escaping @Sendable (any EventStorage) -> Void) {
+            write = nil
+            requester = nil
+            self.task = task
+        }
     }
 
     public let capacity: Int
@@ -67,6 +81,13 @@ public final class EventWriter: @unchecked Sendable {
         submit(write, requester: CompletionRequester(completion))
     }
 
+    /// Runs `body` on the writer's thread with the store, after the writes queued before it
+    /// are committed: maintenance that must not race the commits (an operator's ban, a setting).
+    /// False when the inbox is full or closed.
+    public func perform(_ body: @escaping @Sendable (any EventStorage) -> Void) -> Bool {
+        inbox.push(Job(task: body))
+    }
+
     public var queued: Int { inbox.count }
 
     /// Refuses new work, commits everything queued, and waits for the thread to finish.
@@ -89,22 +110,35 @@ public final class EventWriter: @unchecked Sendable {
         var committed: [Committed] = []
         committed.reserveCapacity(maxBatch)
         while inbox.take(into: &batch, max: maxBatch, timeoutSeconds: 1) {
-            if !batch.isEmpty {
-                for job in batch { writes.append(job.write) }
-                storage.commit(writes, outcomes: &outcomes, sequences: &sequences)
-                for i in batch.indices {
-                    committed.append(
-                        Committed(
-                            write: batch[i].write, outcome: outcomes[i], sequence: sequences[i],
-                            requester: batch[i].requester))
+            var start = 0
+            while start < batch.count {
+                // The writes up to the next task commit together; then the task runs.
+                var end = start
+                while end < batch.count, let write = batch[end].write {
+                    writes.append(write)
+                    end += 1
                 }
-                sink.committed(committed)
-                batch.removeAll(keepingCapacity: true)
-                writes.removeAll(keepingCapacity: true)
-                outcomes.removeAll(keepingCapacity: true)
-                sequences.removeAll(keepingCapacity: true)
-                committed.removeAll(keepingCapacity: true)
+                if !writes.isEmpty {
+                    storage.commit(writes, outcomes: &outcomes, sequences: &sequences)
+                    for i in start..<end {
+                        committed.append(
+                            Committed(
+                                write: writes[i - start], outcome: outcomes[i - start], sequence: sequences[i - start],
+                                requester: batch[i].requester))
+                    }
+                    sink.committed(committed)
+                    writes.removeAll(keepingCapacity: true)
+                    outcomes.removeAll(keepingCapacity: true)
+                    sequences.removeAll(keepingCapacity: true)
+                    committed.removeAll(keepingCapacity: true)
+                }
+                if end < batch.count, let task = batch[end].task {
+                    task(storage)
+                    end += 1
+                }
+                start = end
             }
+            batch.removeAll(keepingCapacity: true)
             let now = clock()
             if now - lastSweep >= sweepInterval {
                 lastSweep = now

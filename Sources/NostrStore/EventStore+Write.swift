@@ -67,6 +67,32 @@ extension EventStore {
     }
 }
 
+extension EventStore {
+    public func remove(ids: [Bytes32]) throws -> Int {
+        try env.write { txn in
+            let t = LMDBWriteTransaction(store: self, txn: txn)
+            var removed = 0
+            for id in ids {
+                guard let event = try t.event(id: id) else { continue }
+                try t.remove(event)
+                removed += 1
+            }
+            return removed
+        }
+    }
+
+    /// Settings live in the `meta` table under `setting:` and their key.
+    static func settingKey(_ key: String) -> [UInt8] { Array("setting:\(key)".utf8) }
+
+    public func setting(_ key: String) throws -> [UInt8]? {
+        try read { txn in try txn.getBytes(dbs.meta, Self.settingKey(key)) }
+    }
+
+    public func setSetting(_ key: String, _ value: [UInt8]) throws {
+        try env.write { txn in try txn.put(dbs.meta, Self.settingKey(key), value) }
+    }
+}
+
 /// The primitives of `StorageTransaction` on LMDB's tables (see `Databases`).
 struct LMDBWriteTransaction: StorageTransaction {
     let store: EventStore

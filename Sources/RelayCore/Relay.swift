@@ -18,6 +18,7 @@ public final class Relay: Sendable {
     public let authorization: AuthorizationService
     public let routing: RoutingService
     public let processing: ProcessingService
+    public let management: ManagementService
     public let clock: UnixClock
     public let logger: Logger
     public let parseLimits: ParseLimits
@@ -41,13 +42,22 @@ public final class Relay: Sendable {
         validation = ValidationService(limits: limits)
         routing = RoutingService(relayURL: info.url)
         processing = ProcessingService(writer: writer, matcher: matcher)
+        management = ManagementService(
+            authorization: authorization, writer: writer,
+            httpAuth: HTTPAuth(relayURL: info.url, validation: validation), clock: clock, logger: logger)
         parseLimits = ParseLimits(
             maxSubscriptionIDLength: limits.maxSubscriptionIDLength, maxFilters: limits.maxFilters,
             maxFilterValues: limits.maxFilterValues, maxLimit: limits.maxLimit)
     }
 
-    /// Reads the admins' contact lists, then starts the writer and the matcher.
+    /// Reads the NIP-86 lists and the admins' contact lists, then starts the writer and the
+    /// matcher.
     public func start() {
+        do {
+            if let lists = try ManagementService.loadLists(from: storage) { authorization.updateLists { $0 = lists } }
+        } catch {
+            logger.error("cannot read the stored NIP-86 lists; starting without them", metadata: ["error": "\(error)"])
+        }
         loadContactLists()
         matcher.start()
         writer.start()

@@ -12,7 +12,7 @@ public struct RelayInfo: Sendable, Equatable {
     public static let software = "https://github.com/tern-relay/tern"
     public static let version = "0.1.0"
     /// Exactly the NIPs implemented.
-    public static let supportedNIPs = [1, 9, 11, 40, 42, 62, 70]
+    public static let supportedNIPs = [1, 9, 11, 13, 40, 42, 62, 70, 86]
 
     public init() {}
 

@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP1
 import RelayCore
 
-/// Plain HTTP on the relay's port: the NIP-11 document, an HTML page, and `/health`.
+/// Plain HTTP on the relay's port: the NIP-11 document, an HTML page, `/health`, and NIP-86
+/// management (a POST to `/` with `Content-Type: application/nostr+json+rpc`).
 final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -10,6 +11,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let relay: Relay
     private let healthy: @Sendable () -> Bool
     private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
 
     init(relay: Relay, healthy: @escaping @Sendable () -> Bool) {
         self.relay = relay
@@ -18,11 +21,20 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let h): head = h
-        case .body: break
+        case .head(let h):
+            head = h
+            body = []
+            bodyTooLarge = false
+        case .body(var buffer):
+            if body.count + buffer.readableBytes > ManagementService.maxBody {
+                bodyTooLarge = true
+            } else if let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                body.append(contentsOf: bytes)
+            }
         case .end:
             if let head { respond(context: context, head: head) }
             head = nil
+            body = []
         }
     }
 
@@ -39,11 +51,36 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         var headers = HTTPHeaders()
         headers.add(name: "Access-Control-Allow-Origin", value: "*")
-        headers.add(name: "Access-Control-Allow-Headers", value: "*")
-        headers.add(name: "Access-Control-Allow-Methods", value: "GET, HEAD, OPTIONS")
+        headers.add(name: "Access-Control-Allow-Headers", value: "Authorization, Content-Type, *")
+        headers.add(name: "Access-Control-Allow-Methods", value: "GET, HEAD, POST, OPTIONS")
         let status: HTTPResponseStatus
         var body: [UInt8]
         switch (head.method, path) {
+        case (.POST, "/")
+        where head.headers[canonicalForm: "content-type"].contains {
+            $0.lowercased().hasPrefix("application/nostr+json+rpc")
+        }:
+            if bodyTooLarge {
+                return send(
+                    context: context, head: head, status: .payloadTooLarge, headers: headers,
+                    body: Array("request body over \(ManagementService.maxBody) bytes\n".utf8))
+            }
+            let request = HTTPAuth.Request(
+                method: "POST", host: head.headers["host"].first, authorization: head.headers["authorization"].first,
+                body: self.body)
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            relay.management.handle(request) { response in
+                loop.execute {
+                    let (handler, context) = bound.value
+                    var headers = headers
+                    headers.add(name: "Content-Type", value: "application/json")
+                    handler.send(
+                        context: context, head: head, status: HTTPResponseStatus(statusCode: response.status),
+                        headers: headers, body: response.body)
+                }
+            }
+            return
         case (.OPTIONS, _):
             status = .noContent
             body = []
@@ -68,6 +105,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.add(name: "Content-Type", value: "text/plain")
             body = Array("not found\n".utf8)
         }
+        send(context: context, head: head, status: status, headers: headers, body: body)
+    }
+
+    private func send(
+        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, headers: HTTPHeaders,
+        body: [UInt8]
+    ) {
+        var headers = headers
+        var body = body
         headers.add(name: "Content-Length", value: "\(body.count)")
         if head.method == .HEAD { body = [] }
         let keepAlive = head.isKeepAlive

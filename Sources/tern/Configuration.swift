@@ -216,6 +216,9 @@ struct Configuration {
         return (host, port)
     }
 
+    /// `TERN_` variables that other commands read (`tern admin`), not settings of `serve`.
+    static let otherCommandsVariables: Set<String> = ["TERN_ADMIN_KEY"]
+
     mutating func set(_ name: String, _ value: String) throws(ConfigurationError) {
         guard let setting = Self.settings.first(where: { $0.name == name }) ?? Self.kindSetting(name) else {
             throw .unknownKey(name)
@@ -227,7 +230,8 @@ struct Configuration {
     /// are refused so that a typo does not pass silently.
     mutating func apply(environment: [String: String]) throws(ConfigurationError) {
         let known = Dictionary(uniqueKeysWithValues: Self.settings.map { ($0.environmentName, $0) })
-        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("TERN_") {
+        for (name, value) in environment.sorted(by: { $0.key < $1.key })
+        where name.hasPrefix("TERN_") && !Self.otherCommandsVariables.contains(name) {
             guard let setting = known[name] else { throw .unknownKey(name) }
             try setting.apply(&self, value)
         }

@@ -1,19 +1,22 @@
 import NostrCore
 
-/// NIP-19 `npub` public keys: bech32 (BIP-173) with the human-readable part "npub" and 32 bytes
-/// of data. Only decoding, for pubkeys an operator writes in the configuration.
+/// NIP-19 keys: bech32 (BIP-173) with the human-readable part "npub" (a public key) or "nsec"
+/// (a secret key) and 32 bytes of data. Only decoding, for keys an operator writes in the
+/// configuration or gives `tern admin`.
 enum NPub {
     static let charset = Array("qpzry9x8gf2tvdw0s3jn54khce6mua7l".utf8)
 
-    static func decode(_ text: String) -> Bytes32? {
+    static func decode(_ text: String) -> Bytes32? { decode(text, hrp: "npub") }
+
+    static func decode(_ text: String, hrp: String) -> Bytes32? {
         let lower = text.lowercased()
-        guard lower.hasPrefix("npub1"), lower == text || text.uppercased() == text else { return nil }
+        guard lower.hasPrefix(hrp + "1"), lower == text || text.uppercased() == text else { return nil }
         var values: [UInt8] = []
-        for c in lower.utf8.dropFirst(5) {
+        for c in lower.utf8.dropFirst(hrp.utf8.count + 1) {
             guard let v = charset.firstIndex(of: c) else { return nil }
             values.append(UInt8(v))
         }
-        guard values.count == 52 + 6, verifyChecksum(hrp: "npub", values) else { return nil }
+        guard values.count == 52 + 6, verifyChecksum(hrp: hrp, values) else { return nil }
         // 5-bit groups to bytes.
         var bytes: [UInt8] = []
         var accumulator: UInt32 = 0

@@ -5,6 +5,6 @@ struct Tern: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tern",
         abstract: "A Nostr relay: NIP-01 over WebSocket on an embedded LMDB store.",
-        subcommands: [Serve.self, Bench.self]
+        subcommands: [Serve.self, Admin.self, Bench.self]
     )
 }

@@ -79,6 +79,9 @@ final class GatedStorage: EventStorage, @unchecked Sendable {
     }
     func event(id: Bytes32) throws -> StoredEvent? { try inner.event(id: id) }
     func items(_ filter: Filter, now: Int64) throws -> [SyncItem] { try inner.items(filter, now: now) }
+    func remove(ids: [Bytes32]) throws -> Int { try inner.remove(ids: ids) }
+    func setting(_ key: String) throws -> [UInt8]? { try inner.setting(key) }
+    func setSetting(_ key: String, _ value: [UInt8]) throws { try inner.setSetting(key, value) }
     var count: Int { inner.count }
     func checkHealth() -> Bool { inner.checkHealth() }
     func close() { inner.close() }

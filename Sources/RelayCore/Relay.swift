@@ -19,6 +19,7 @@ public final class Relay: Sendable {
     public let routing: RoutingService
     public let processing: ProcessingService
     public let management: ManagementService
+    public let plugin: WritePolicyPlugin
     public let clock: UnixClock
     public let logger: Logger
     public let parseLimits: ParseLimits
@@ -42,6 +43,8 @@ public final class Relay: Sendable {
         validation = ValidationService(limits: limits)
         routing = RoutingService(relayURL: info.url)
         processing = ProcessingService(writer: writer, matcher: matcher)
+        plugin = WritePolicyPlugin(processing: processing, logger: logger)
+        plugin.configure(policy.plugin)
         management = ManagementService(
             authorization: authorization, writer: writer,
             httpAuth: HTTPAuth(relayURL: info.url, validation: validation), clock: clock, logger: logger)
@@ -61,6 +64,7 @@ public final class Relay: Sendable {
         loadContactLists()
         matcher.start()
         writer.start()
+        plugin.start()
     }
 
     /// Puts a new policy in force (SIGHUP): new events and REQs see it at once, open
@@ -68,6 +72,7 @@ public final class Relay: Sendable {
     public func reload(_ policy: Policy) {
         let adminsChanged = Set(policy.admins) != Set(authorization.snapshot.policy.admins)
         authorization.reload(policy)
+        plugin.configure(policy.plugin)
         if adminsChanged { loadContactLists() }
     }
 
@@ -85,6 +90,7 @@ public final class Relay: Sendable {
     /// Commits and answers what the writer holds, delivers what the matcher holds, and stops
     /// the readers. The store stays open (`storage.close()` after).
     public func shutdown() {
+        plugin.shutdown()
         writer.shutdown()
         matcher.shutdown()
         readers.shutdown()

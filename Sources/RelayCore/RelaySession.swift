@@ -171,8 +171,8 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         case .success(let v): valid = v
         case .failure(let rejection): return ok(event.id, .rejected(rejection))
         }
-        let context = WriteContext(auth: auth, address: address, now: now)
-        if case .deny(let rejection) = relay.authorization.authorizeWrite(event, context) {
+        let policy = relay.authorization.snapshot
+        if let rejection = policy.check(event, WriteContext(auth: auth, address: address, now: now)) {
             return ok(event.id, .rejected(rejection))
         }
         let route = relay.routing.route(event)
@@ -180,6 +180,15 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         if inFlight >= relay.limits.maxEventsInFlight && !readingPaused {
             readingPaused = true
             transport.setReading(false)
+        }
+        if policy.policy.plugin.isEnabled && !route.isRefusal {
+            // The plugin decides off this thread, then hands the event on to processing.
+            let request = WritePolicyPlugin.Request(
+                valid: valid, route: route, origin: self, address: address, receivedAt: now)
+            if !relay.plugin.submit(request) {
+                processed(event.id, .rejected(.rateLimited("the relay's write policy is busy, try again shortly")))
+            }
+            return
         }
         relay.processing.process(valid, route: route, origin: self)
     }

@@ -9,6 +9,11 @@ public enum Route: Sendable, Equatable {
     /// Ephemeral: delivered to live subscribers, never stored.
     case broadcast
     case refuse(Rejection)
+
+    public var isRefusal: Bool {
+        if case .refuse = self { return true }
+        return false
+    }
 }
 
 /// Routing: kind-based dispatch.

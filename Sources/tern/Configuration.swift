@@ -95,6 +95,19 @@ struct Configuration {
             kinds("policy", "auth_required_kinds", "kinds served only after AUTH") { $0.policy.authRequiredKinds = $1 },
             flag("policy", "protect_direct_messages") { $0.policy.protectDirectMessages = $1 },
             number("policy", "min_pow_difficulty", 0...256) { $0.policy.minPowDifficulty = $1 },
+            text("plugin", "command", "write-policy plugin: a path, or a shell command (strfry's protocol)") {
+                $0.policy.plugin.command = $1
+            },
+            number("plugin", "timeout_ms", 10...600_000) { $0.policy.plugin.timeoutMilliseconds = $1 },
+            Setting(section: "plugin", key: "on_failure", help: "while the plugin cannot answer: reject or accept") {
+                c, v throws(ConfigurationError) in
+                switch v {
+                case "reject": c.policy.plugin.failOpen = false
+                case "accept": c.policy.plugin.failOpen = true
+                default: throw .invalid("plugin.on_failure", v, "reject or accept")
+                }
+            },
+            number("plugin", "queue_depth", 1...1_000_000) { $0.policy.plugin.queueDepth = $1 },
         ] + rate("events", "ip", \.eventsPerIP) + rate("events", "pubkey", \.eventsPerPubkey)
         + rate("reqs", "ip", \.reqsPerIP) + rate("reqs", "pubkey", \.reqsPerPubkey)
 

@@ -41,6 +41,8 @@ public struct Policy: Sendable, Equatable {
     /// authenticated as their author or a `p`-tagged recipient.
     public var protectDirectMessages = true
     public var rateLimits = RateLimits()
+    /// An external write-policy program, as strfry runs them.
+    public var plugin = PluginSettings()
 
     public init() {}
 
@@ -89,4 +91,22 @@ public struct RateLimits: Sendable, Equatable {
         public var isOn: Bool { perMinute > 0 }
         public var capacity: Int { burst > 0 ? burst : max(1, perMinute / 60) }
     }
+}
+
+/// A strfry-compatible write-policy plugin: the program, how long an answer may take, and
+/// what happens to events while it cannot answer.
+public struct PluginSettings: Sendable, Equatable {
+    /// A path to an executable, or a shell command (one with spaces); empty: no plugin.
+    public var command = ""
+    /// Milliseconds the plugin may take to answer one event; past it, it is restarted.
+    public var timeoutMilliseconds = 2000
+    /// While the plugin cannot answer (starting, crashed, hung): accept events (true) or refuse
+    /// them with `error:` (false, the default).
+    public var failOpen = false
+    /// Events waiting for the plugin, in all; past it, `rate-limited:`.
+    public var queueDepth = 4096
+
+    public init() {}
+
+    public var isEnabled: Bool { !command.isEmpty }
 }

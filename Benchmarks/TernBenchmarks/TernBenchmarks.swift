@@ -114,6 +114,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     queryBenchmarks()
+    policyBenchmarks()
 }
 
 final class NullSubscriber: Subscriber {

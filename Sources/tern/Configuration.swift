@@ -129,6 +129,13 @@ struct Configuration {
         }
     }
 
+    /// `TERN_KIND_<N>_<KEY>`: a `[kind.N]` setting from the environment.
+    static func kindSetting(environmentName name: String) -> Setting? {
+        let parts = name.split(separator: "_", maxSplits: 3)
+        guard parts.count == 4, parts[0] == "TERN", parts[1] == "KIND", let kind = UInt16(parts[2]) else { return nil }
+        return kindSetting("kind.\(kind).\(parts[3].lowercased())")
+    }
+
     /// A list of pubkeys: 64 hex characters or npub (NIP-19) each, separated by commas or spaces.
     static func pubkeys(
         _ section: String, _ key: String, _ help: String,
@@ -245,7 +252,9 @@ struct Configuration {
         let known = Dictionary(uniqueKeysWithValues: Self.settings.map { ($0.environmentName, $0) })
         for (name, value) in environment.sorted(by: { $0.key < $1.key })
         where name.hasPrefix("TERN_") && !Self.otherCommandsVariables.contains(name) {
-            guard let setting = known[name] else { throw .unknownKey(name) }
+            guard let setting = known[name] ?? Self.kindSetting(environmentName: name) else {
+                throw .unknownKey(name)
+            }
             try setting.apply(&self, value)
         }
     }

@@ -159,7 +159,12 @@ final class TOMLReaderTests: XCTestCase {
         ] {
             try configuration.set(name, value)
         }
+        try configuration.apply(environment: ["TERN_KIND_7_MAX_TAGS": "4", "TERN_PLUGIN_ON_FAILURE": "accept"])
+        XCTAssertThrowsError(try configuration.apply(environment: ["TERN_KIND_7_MAX_LIKES": "4"]))
+        XCTAssertNoThrow(try configuration.apply(environment: ["TERN_ADMIN_KEY": "for tern admin, not serve"]))
         let p = configuration.policy
+        XCTAssertEqual(p.kindLimits[7], KindLimit(maxTags: 4))
+        XCTAssertTrue(p.plugin.failOpen)
         XCTAssertEqual(p.mode, .follows)
         XCTAssertEqual(
             p.admins.map(\.hex), [admin, "7e7e9c42a91bfef19fa929e5fda1b72e0ebc1a4c1141673e2794234d86addf4e"])

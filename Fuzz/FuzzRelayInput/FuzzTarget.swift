@@ -16,11 +16,12 @@ enum FuzzTarget {
         ]
     }()
 
-    /// Every input goes both ways: as a client message, and as the choices of the structured
-    /// filter-matching target.
+    /// Every input goes three ways: as a client message, as the choices of the structured
+    /// filter-matching target, and as the relay's side inputs (JSON, base64, NIP-98).
     static func run(_ bytes: UnsafeBufferPointer<UInt8>) {
         parse(bytes)
         MatchingTarget.run(bytes)
+        SideInputTarget.run(bytes)
     }
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) {

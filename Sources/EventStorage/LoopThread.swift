@@ -27,6 +27,9 @@ public final class LoopThread: @unchecked Sendable {
         }
     }
 
+    /// Whether the loop has ended (a `join` then returns at once).
+    public var isFinished: Bool { finished.value }
+
     /// Waits until the loop (told to stop by its caller) has ended; runs `body` here instead if
     /// the loop never started.
     public func join(orRunHere body: () -> Void) {

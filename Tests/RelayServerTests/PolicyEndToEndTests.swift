@@ -198,13 +198,15 @@ final class PolicyReloadTests: XCTestCase {
         let firstNote = try await publish(1)
         XCTAssertTrue(firstNote.0)
 
-        try "[policy]\ndeny_kinds = [1]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let plugin = PluginTests.fixture("reject-all.sh")
+        try "[policy]\ndeny_kinds = [1]\n[plugin]\ncommand = \"\(plugin)\"\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
         kill(relay.process.processIdentifier, SIGHUP)
         XCTAssertTrue(relay.waitForLog("policy reloaded"), "the relay logs the reload")
         let note = try await publish(1)
         XCTAssertEqual(note.1, "blocked: kind 1 is not accepted by this relay", "the same connection, the new policy")
         let reaction = try await publish(7)
-        XCTAssertTrue(reaction.0, reaction.1)
+        XCTAssertEqual(reaction.1, "blocked: closed for writing", "the plugin named on reload decides")
 
         try "[policy]\nmode = \"closed\"\n".write(toFile: config, atomically: true, encoding: .utf8)
         kill(relay.process.processIdentifier, SIGHUP)
@@ -213,5 +215,11 @@ final class PolicyReloadTests: XCTestCase {
         let still = try await publish(1)
         XCTAssertEqual(still.1, "blocked: kind 1 is not accepted by this relay", "the old policy stays in force")
         XCTAssertTrue(relay.process.isRunning)
+
+        try "[policy]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        kill(relay.process.processIdentifier, SIGHUP)
+        XCTAssertTrue(relay.waitForLog("policy reloaded", count: 2))
+        let open = try await publish(7)
+        XCTAssertTrue(open.0, "no rule and no plugin any more: \(open.1)")
     }
 }

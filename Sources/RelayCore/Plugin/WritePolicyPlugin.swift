@@ -188,8 +188,19 @@ public final class WritePolicyPlugin: @unchecked Sendable {
             return s.generation
         }
         logger.info("write-policy plugin started", metadata: ["command": "\(command)", "pid": "\(process.pid)"])
+        // Each process has its reader thread; those of processes gone are joined here, so a
+        // plugin that keeps crashing does not pile up threads.
         let reader = LoopThread()
-        readers.withLockedValue { $0.append(reader) }
+        let ended = readers.withLockedValue { list -> [LoopThread] in
+            var ended: [LoopThread] = []
+            var alive: [LoopThread] = []
+            for thread in list {
+                if thread.isFinished { ended.append(thread) } else { alive.append(thread) }
+            }
+            list = alive + [reader]
+            return ended
+        }
+        for old in ended { old.join(orRunHere: {}) }
         reader.start { [self] in read(process, generation: generation) }
     }
 

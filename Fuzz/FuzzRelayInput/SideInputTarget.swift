@@ -1,0 +1,26 @@
+import NostrCore
+import RelayCore
+
+/// The relay's side inputs, from the same bytes: JSON documents (NIP-86 requests, plugin answers,
+/// the stored NIP-86 lists), base64, and a NIP-98 `Authorization` header. Nothing may crash, and
+/// what parses must survive a round trip.
+enum SideInputTarget {
+    static let httpAuth = HTTPAuth(relayURL: "", validation: ValidationService(limits: Limits()))
+
+    static func run(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let array = Array(bytes)
+        if let value = try? JSONValue.parse(array) {
+            guard let again = try? JSONValue.parse(value.bytes), again == value else {
+                fatalError("JSONValue does not survive a round trip: \(value.text)")
+            }
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if let decoded = Base64.decode(text) {
+            guard Base64.decode(Base64.encode(decoded)) == decoded else { fatalError("base64 round trip: \(text)") }
+        }
+        let request = HTTPAuth.Request(method: "POST", host: "127.0.0.1", authorization: "Nostr " + text, body: array)
+        if case .success = httpAuth.verify(request, now: 1_700_000_000) {
+            fatalError("an unsigned header was accepted: \(text)")
+        }
+    }
+}

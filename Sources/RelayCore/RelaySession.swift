@@ -406,7 +406,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         switch relay.authorization.verifyAuth(event, auth: auth, now: relay.clock()) {
         case .success(let pubkey):
             auth.add(pubkey)
-            provenPubkeys.withLockedValue { $0.insert(pubkey) }
+            _ = provenPubkeys.withLockedValue { $0.insert(pubkey) }
             relay.logger.debug("authenticated", metadata: ["connection": "\(id)", "pubkey": "\(pubkey)"])
             ok(event.id, .saved)
         case .failure(let rejection):

@@ -136,38 +136,38 @@ struct Configuration {
         return kindSetting("kind.\(kind).\(parts[3].lowercased())")
     }
 
-    /// A list of pubkeys: 64 hex characters or npub (NIP-19) each, separated by commas or spaces.
+    /// A list of pubkeys: 64 hex characters or npub (NIP-19) each.
     static func pubkeys(
         _ section: String, _ key: String, _ help: String,
         _ set: @escaping @Sendable (inout Configuration, [Bytes32]) -> Void
     ) -> Setting {
-        Setting(section: section, key: key, help: help + " (hex or npub list)") {
-            c, v throws(ConfigurationError) in
-            var keys: [Bytes32] = []
-            for item in listItems(v) {
-                guard let key = Bytes32(hex: Array(item.utf8)) ?? NPub.decode(item) else {
-                    throw .invalid("\(section).\(key)", item, "a pubkey as 64 hex characters or npub")
-                }
-                keys.append(key)
-            }
-            set(&c, keys)
-        }
+        list(
+            section, key, help + " (hex or npub list)", expected: "a pubkey as 64 hex characters or npub",
+            parse: { Bytes32(hex: Array($0.utf8)) ?? NPub.decode($0) }, set)
     }
 
     static func kinds(
         _ section: String, _ key: String, _ help: String,
         _ set: @escaping @Sendable (inout Configuration, [UInt16]) -> Void
     ) -> Setting {
-        Setting(section: section, key: key, help: help + " (list of kind numbers)") {
-            c, v throws(ConfigurationError) in
-            var kinds: [UInt16] = []
-            for item in listItems(v) {
-                guard let kind = UInt16(item) else {
-                    throw .invalid("\(section).\(key)", item, "a kind from 0 to 65535")
-                }
-                kinds.append(kind)
+        list(
+            section, key, help + " (list of kind numbers)", expected: "a kind from 0 to 65535", parse: { UInt16($0) },
+            set)
+    }
+
+    /// A list setting: a TOML array, or items separated by commas or spaces (the environment);
+    /// the first item that does not parse is named in the error.
+    static func list<Item: Sendable>(
+        _ section: String, _ key: String, _ help: String, expected: String,
+        parse: @escaping @Sendable (String) -> Item?, _ set: @escaping @Sendable (inout Configuration, [Item]) -> Void
+    ) -> Setting {
+        Setting(section: section, key: key, help: help) { c, v throws(ConfigurationError) in
+            var items: [Item] = []
+            for text in listItems(v) {
+                guard let item = parse(text) else { throw .invalid("\(section).\(key)", text, expected) }
+                items.append(item)
             }
-            set(&c, kinds)
+            set(&c, items)
         }
     }
 

@@ -57,6 +57,16 @@ final class PolicyTests: XCTestCase {
         XCTAssertNil(check(s, note(alice, content: "another")))
     }
 
+    func testBlockedAddressesAreRefused() {
+        let s = service()
+        s.updateLists { $0.blockedIPs["203.0.113.7"] = "scraper" }
+        XCTAssertEqual(check(s, note(alice), address: "203.0.113.7"), .blocked("your address is blocked by this relay"))
+        XCTAssertNil(check(s, note(alice), address: "203.0.113.8"))
+        XCTAssertTrue(s.snapshot.isBlocked("203.0.113.7"), "its connections are refused when they open")
+        s.updateLists { $0.blockedIPs["203.0.113.7"] = nil }
+        XCTAssertNil(check(s, note(alice), address: "203.0.113.7"))
+    }
+
     func testAllowAndDenyListsOfKinds() {
         let s = service {
             $0.allowKinds = [0, 1, 3]
@@ -227,6 +237,8 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(check(s, note(alice)), refusal, "unfollowed")
         XCTAssertNil(check(s, note(bob)))
         XCTAssertEqual(s.snapshot.follows, [bob.publicKey])
+        s.updateLists { $0.allowPubkey(alice.publicKey, reason: "guest") }
+        XCTAssertNil(check(s, note(alice)), "NIP-86 allowpubkey adds to the follows")
     }
 
     func testReloadReplacesTheRulesAndKeepsTheLists() {

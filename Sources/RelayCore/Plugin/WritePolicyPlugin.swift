@@ -106,6 +106,14 @@ public final class WritePolicyPlugin: @unchecked Sendable {
 
     var pendingCount: Int { state.withLockedValue { $0.pending.count } }
 
+    /// Whether the sending thread has timed work: answers awaited, a start due, an old process
+    /// to stop.
+    private var busy: Bool {
+        state.withLockedValue { s in
+            !s.pending.isEmpty || !s.retiring.isEmpty || (s.settings.isEnabled && s.running == nil)
+        }
+    }
+
     /// Answers what is queued and sent (waiting up to the timeout), then stops the plugin.
     public func shutdown() {
         inbox.stop()
@@ -126,7 +134,9 @@ public final class WritePolicyPlugin: @unchecked Sendable {
 
     private func run() {
         var batch: [Request] = []
-        while inbox.take(into: &batch, max: 256, timeoutSeconds: 0.05) {
+        // Every 50 ms while answers are awaited (their deadlines) or a plugin is to be started or
+        // stopped; once a second otherwise, so an idle relay without a plugin does not wake often.
+        while inbox.take(into: &batch, max: 256, timeoutSeconds: busy ? 0.05 : 1) {
             let now = monotonic()
             maintain(now)
             for request in batch { send(request, now: now) }

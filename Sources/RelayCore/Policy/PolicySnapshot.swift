@@ -58,7 +58,9 @@ public final class PolicySnapshot: Sendable {
             let members = Set(policy.allowPubkeys).union(lists.allowedPubkeys.keys).union(policy.admins)
             rules.append(Members(members: members, mode: .allowlist))
         case .follows:
-            rules.append(Members(members: follows.union(policy.admins), mode: .follows))
+            // The allow lists add to the follows: an admin may let in someone no admin follows.
+            let members = follows.union(policy.admins).union(policy.allowPubkeys).union(lists.allowedPubkeys.keys)
+            rules.append(Members(members: members, mode: .follows))
         }
         rules.append(ProtectedEvents(accept: policy.acceptProtectedEvents))
         if !policy.kindLimits.isEmpty { rules.append(KindLimits(limits: policy.kindLimits)) }

@@ -9,7 +9,8 @@ public struct RelayInfo: Sendable, Equatable {
     public var icon: String?
     /// The public WebSocket URL (used to check NIP-42 `relay` tags); empty: any host is accepted.
     public var url = ""
-    public static let software = "https://github.com/tern-relay/tern"
+    /// Where the relay's software lives (NIP-11 `software`); left out when not set.
+    public var software: String?
     public static let version = "0.1.0"
     /// Exactly the NIPs implemented.
     public static let supportedNIPs = [1, 9, 11, 13, 40, 42, 62, 70, 86]
@@ -25,7 +26,7 @@ public struct RelayInfo: Sendable, Equatable {
         if let contact { o.string("contact", contact) }
         if let icon { o.string("icon", icon) }
         o.raw("supported_nips", "[" + Self.supportedNIPs.map { "\($0)" }.joined(separator: ",") + "]")
-        o.string("software", Self.software)
+        if let software { o.string("software", software) }
         o.string("version", Self.version)
         var l = ObjectWriter()
         l.raw("max_message_length", "\(limits.maxMessageLength)")
@@ -49,8 +50,9 @@ public struct RelayInfo: Sendable, Equatable {
         return Array(o.finish().utf8)
     }
 
-    /// A small HTML page for people who open the relay's address in a browser.
-    public func page(limits: Limits) -> String {
+    /// A small HTML page for people who open the relay's address in a browser. `requestAddress`
+    /// is the address the request came to (its `Host`), shown when `url` is not set.
+    public func page(limits: Limits, requestAddress: String? = nil) -> String {
         func esc(_ s: String) -> String {
             var out = ""
             for c in s {
@@ -65,7 +67,7 @@ public struct RelayInfo: Sendable, Equatable {
             return out
         }
         let nips = Self.supportedNIPs.map { String(format2: $0) }.joined(separator: ", ")
-        let address = url.isEmpty ? "this server's address, over WebSocket" : url
+        let address = !url.isEmpty ? url : requestAddress ?? "this server's address, over WebSocket"
         return """
             <!doctype html>
             <html><head><meta charset="utf-8"><title>\(esc(name))</title></head>

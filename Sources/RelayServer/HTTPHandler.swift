@@ -70,10 +70,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 body: self.body)
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
+            let common = headers
             relay.management.handle(request) { response in
                 loop.execute {
                     let (handler, context) = bound.value
-                    var headers = headers
+                    var headers = common
                     headers.add(name: "Content-Type", value: "application/json")
                     handler.send(
                         context: context, head: head, status: HTTPResponseStatus(statusCode: response.status),
@@ -93,7 +94,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 body = relay.informationDocument
             } else {
                 headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
-                body = Array(relay.currentInfo.page(limits: relay.limits).utf8)
+                body = Array(relay.currentInfo.page(limits: relay.limits, requestAddress: Self.address(of: head)).utf8)
             }
         case (.GET, "/health"), (.HEAD, "/health"):
             let ok = healthy()
@@ -106,6 +107,16 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             body = Array("not found\n".utf8)
         }
         send(context: context, head: head, status: status, headers: headers, body: body)
+    }
+
+    /// `ws://HOST` for the `Host` the request named (`wss://` behind a proxy that says the client
+    /// came over TLS); nil without a usable `Host`.
+    static func address(of head: HTTPRequestHead) -> String? {
+        guard let host = head.headers["host"].first, !host.isEmpty,
+            host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") })
+        else { return nil }
+        let tls = head.headers["x-forwarded-proto"].first?.lowercased() == "https"
+        return (tls ? "wss://" : "ws://") + host
     }
 
     private func send(

@@ -53,6 +53,9 @@ struct Configuration {
             text("relay", "contact", "operator contact URI (NIP-11)") { $0.info.contact = $1 },
             text("relay", "icon", "icon URL (NIP-11)") { $0.info.icon = $1 },
             text("relay", "url", "public wss:// URL, checked against NIP-42 relay tags") { $0.info.url = $1 },
+            text("relay", "software", "URL of the relay software (NIP-11 software); left out when unset") {
+                $0.info.software = $1.isEmpty ? nil : $1
+            },
             number("limits", "max_message_length", 1024...(16 << 20)) { $0.limits.maxMessageLength = $1 },
             number("limits", "max_event_size", 256...(16 << 20)) { $0.limits.maxEventSize = $1 },
             number("limits", "max_content_length", 0...(16 << 20)) { $0.limits.maxContentLength = $1 },

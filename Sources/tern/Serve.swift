@@ -13,11 +13,10 @@ import RelayServer
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the relay.",
-        discussion: """
-            Settings come from built-in defaults, then the TOML file given with --config, then
-            TERN_<SECTION>_<KEY> environment variables, then these flags. Settings:
-            \(Configuration.settings.map { "  \($0.name) (\($0.environmentName)): \($0.help)" }.joined(separator: "\n"))
-            """
+        discussion: "Settings come from built-in defaults, then the TOML file given with --config, then "
+            + "TERN_<SECTION>_<KEY> environment variables, then these flags. [kind.N] tables set one kind's "
+            + "max_content_length and max_tags (TERN_KIND_<N>_<KEY>). SIGHUP reloads the policy. Settings:\n"
+            + Configuration.settings.map { "  \($0.name) (\($0.environmentName)): \($0.help)" }.joined(separator: "\n")
     )
 
     @Option(name: .long, help: "Address to listen on, HOST:PORT (default 127.0.0.1:7447).")

@@ -56,6 +56,29 @@ final class HTTPEndpointTests: XCTestCase {
         XCTAssertEqual(missing.status, 404)
     }
 
+    func testSoftwareIsASettingAndThePageShowsTheAddressAsked() async throws {
+        let plain = try TestRelay()
+        defer { plain.stop() }
+        let doc = try await httpGet(
+            port: plain.port, path: "/", headers: ["Accept": "application/nostr+json"], group: plain.clientGroup)
+        XCTAssertNil(try XCTUnwrap(JSON.parse(doc.body) as? [String: Any])["software"], "left out when unset")
+        let page = try await httpGet(port: plain.port, path: "/", group: plain.clientGroup)
+        XCTAssertTrue(page.body.contains("<code>ws://127.0.0.1</code>"), "the Host it was asked at: \(page.body)")
+        let proxied = try await httpGet(
+            port: plain.port, path: "/", headers: ["X-Forwarded-Proto": "https"], group: plain.clientGroup)
+        XCTAssertTrue(proxied.body.contains("<code>wss://127.0.0.1</code>"), "behind a TLS proxy")
+
+        var info = RelayCoreInfo()
+        info.software = "https://example.com/tern"
+        let named = try TestRelay(info: info)
+        defer { named.stop() }
+        let namedDoc = try await httpGet(
+            port: named.port, path: "/", headers: ["Accept": "application/nostr+json"], group: named.clientGroup)
+        XCTAssertEqual(
+            try XCTUnwrap(JSON.parse(namedDoc.body) as? [String: Any])["software"] as? String,
+            "https://example.com/tern")
+    }
+
     func testWebSocketOnlyAtRoot() async throws {
         let relay = try TestRelay()
         defer { relay.stop() }

@@ -14,6 +14,9 @@ public final class PolicySnapshot: Sendable {
     let blockedAddresses: Set<String>
     /// Kinds whose readers are limited (private to their parties, or behind AUTH), sorted.
     let restrictedReadKinds: [UInt16]
+    /// The scope of a connection that has proved no pubkey: the same for all of them, so built
+    /// once here rather than for each REQ.
+    let anonymousScope: ReadScope
 
     /// The buckets, kept from one snapshot to the next while their rates stay the same.
     struct Limiters: Sendable {
@@ -72,6 +75,7 @@ public final class PolicySnapshot: Sendable {
         var restricted = Set(policy.authRequiredKinds)
         if policy.protectDirectMessages { restricted.formUnion(Policy.directMessageKinds) }
         restrictedReadKinds = restricted.sorted()
+        anonymousScope = Self.scope(policy, authenticatedAs: [])
     }
 
     /// The first rule that refuses `event`, or nil.
@@ -84,6 +88,10 @@ public final class PolicySnapshot: Sendable {
 
     /// What a connection that proved `pubkeys` may read.
     public func readScope(authenticatedAs pubkeys: Set<Bytes32>) -> ReadScope {
+        pubkeys.isEmpty ? anonymousScope : Self.scope(policy, authenticatedAs: pubkeys)
+    }
+
+    private static func scope(_ policy: Policy, authenticatedAs pubkeys: Set<Bytes32>) -> ReadScope {
         let hidden = pubkeys.isEmpty ? policy.authRequiredKinds : []
         let party = policy.protectDirectMessages ? Policy.directMessageKinds : []
         if hidden.isEmpty && party.isEmpty { return .everything }

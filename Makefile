@@ -1,6 +1,6 @@
 # tern: `make run` starts the relay, `make test` runs every test. Both install what is missing.
 SWIFT ?= swift
-APT_PACKAGES := libsecp256k1-dev liblmdb-dev pkg-config
+APT_PACKAGES := libsecp256k1-dev liblmdb-dev libssl-dev zlib1g-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data

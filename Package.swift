@@ -9,7 +9,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -17,11 +16,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1", providers: [.apt(["libsecp256k1-dev"])]),
+        // SHA-256 (event ids, NIP-98 payload hashes) from OpenSSL's libcrypto: swift-crypto's
+        // `Crypto` imports Foundation, which with ICU made up most of the static binary.
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "NostrCore",
             dependencies: [
-                "CSecp256k1",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CSecp256k1", "CLibCrypto",
             ]
         ),
         // Signing keys, a seeded generator and a file reader, for tests, benchmarks and tools; not
@@ -79,6 +80,7 @@ let package = Package(
             dependencies: [
                 "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -116,7 +116,7 @@ final class IngestFixture: WriteRequester, @unchecked Sendable {
     }
 
     func written(_ committed: Committed) {
-        precondition(committed.outcome == .saved, "fixture event not saved: \(committed.outcome)")
+        precondition(committed.outcome.isStored, "fixture event not saved: \(committed.outcome)")
         done.signal()
     }
 

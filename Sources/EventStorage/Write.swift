@@ -75,6 +75,9 @@ public struct Write: Sendable {
 public enum WriteOutcome: Sendable, Equatable {
     /// Committed to disk.
     case saved
+    /// Committed to disk, and the older version at its replaceable or addressable address is
+    /// gone (NIP-01).
+    case replaced
     /// Already stored.
     case duplicate
     /// A newer version of this replaceable or addressable event is stored.
@@ -83,6 +86,11 @@ public enum WriteOutcome: Sendable, Equatable {
     case deleted
     /// The store could not write it (disk full, I/O error); nothing was committed.
     case failed(String)
+}
+
+extension WriteOutcome {
+    /// Durably stored: saved, or saved in place of an older version.
+    public var isStored: Bool { self == .saved || self == .replaced }
 }
 
 /// A write after its transaction: what happened, and the commit sequence it became visible at

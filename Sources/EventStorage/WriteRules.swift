@@ -22,6 +22,8 @@ public enum WriteRules {
                     || (event.createdAt == current.createdAt && event.id < current.id)
                 guard newer else { return .obsolete }
                 try txn.remove(current)
+                try txn.insert(write)
+                return .replaced
             }
         case .delete:
             try applyDeletion(event, in: txn)

@@ -1,12 +1,16 @@
-import Crypto
+import CLibCrypto
 
-/// Computes event ids: SHA-256 of the canonical serialization (NIP-01).
+/// Computes event ids: SHA-256 of the canonical serialization (NIP-01), with OpenSSL's libcrypto.
 public enum EventID {
     public static func sha256(_ bytes: UnsafeRawBufferPointer) -> Bytes32 {
-        var hasher = SHA256()
-        hasher.update(bufferPointer: bytes)
-        let digest = hasher.finalize()
-        return digest.withUnsafeBytes { Bytes32(bytes: $0) }
+        var context = SHA256_CTX()
+        var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        SHA256_Init(&context)
+        if let base = bytes.baseAddress, !bytes.isEmpty { SHA256_Update(&context, base, bytes.count) }
+        return withUnsafeMutableBytes(of: &digest) {
+            _ = SHA256_Final($0.baseAddress!.assumingMemoryBound(to: UInt8.self), &context)
+            return Bytes32(bytes: UnsafeRawBufferPointer($0))
+        }
     }
 
     public static func sha256(_ bytes: [UInt8]) -> Bytes32 {

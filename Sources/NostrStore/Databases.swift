@@ -33,6 +33,16 @@ struct Databases: Sendable {
 
     static let count: UInt32 = 13
 
+    /// Every table with its name (`tern stats`).
+    var named: [(String, MDBDatabase)] {
+        [
+            ("events", events), ("ids", ids), ("created", created), ("author", author), ("kind", kind),
+            ("author_kind", authorKind), ("tag", tag), ("address", address), ("tombstone", tombstone),
+            ("address_tombstone", addressTombstone), ("expiration", expiration), ("meta", meta),
+            ("vanished", vanished),
+        ]
+    }
+
     init(_ txn: LMDBTransaction) throws {
         events = try txn.open("events", create: true)
         ids = try txn.open("ids", create: true)

@@ -10,6 +10,7 @@ extension EventStore {
         let firstSerial = nextSerial
         do {
             let sequence = try env.write { txn -> UInt64 in
+                try refreshWriterState(txn)
                 let t = LMDBWriteTransaction(store: self, txn: txn)
                 for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
                 return txn.id
@@ -32,7 +33,8 @@ extension EventStore {
         let firstSerial = nextSerial
         do {
             return try env.write { txn in
-                (try WriteRules.apply(write, in: LMDBWriteTransaction(store: self, txn: txn)), txn.id)
+                try refreshWriterState(txn)
+                return (try WriteRules.apply(write, in: LMDBWriteTransaction(store: self, txn: txn)), txn.id)
             }
         } catch let error as LMDBError {
             nextSerial = firstSerial
@@ -41,6 +43,16 @@ extension EventStore {
             nextSerial = firstSerial
             return (.failed("storage error: \(error)"), 0)
         }
+    }
+
+    /// Another process may have written to the store since this one's last write (`tern import`
+    /// beside a running relay; LMDB serializes the writers): the next serial and whether anyone
+    /// vanished are read again inside each write transaction, which holds the writer lock.
+    func refreshWriterState(_ txn: LMDBTransaction) throws {
+        if let last = try txn.lastKey(dbs.events), last.count == 8 {
+            nextSerial = max(nextSerial, last.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) } + 1)
+        }
+        if !anyVanished { anyVanished = try txn.count(dbs.vanished) > 0 }
     }
 
     /// NIP-40: removes up to `max` events whose expiration is at or before `now`.

@@ -10,6 +10,8 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     let env: LMDBEnvironment
     let dbs: Databases
     public let options: StoreOptions
+    /// The data directory.
+    public let path: String
     let logger: Logger
     /// The serial the next stored event gets. Writer thread only (set once at open).
     var nextSerial: UInt64 = 1
@@ -24,6 +26,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     /// Opens (creating if needed) the store in directory `path`.
     public init(path: String, options: StoreOptions = StoreOptions(), logger: Logger) throws {
         self.options = options
+        self.path = path
         self.logger = logger
         try Self.makeDirectory(path)
         env = try LMDBEnvironment(

@@ -27,6 +27,7 @@ enum IndexKeys {
     /// created_at inverted, so larger times sort first.
     @inline(__always)
     static func inverted(_ createdAt: Int64) -> UInt64 { UInt64.max - UInt64(max(0, createdAt)) }
+    static func createdAt(inverted: UInt64) -> Int64 { Int64(bitPattern: UInt64.max - inverted) }
 
     static func serial(_ serial: UInt64) -> [UInt8] {
         var out: [UInt8] = []

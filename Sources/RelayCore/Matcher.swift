@@ -53,7 +53,7 @@ public final class Matcher: CommitSink, @unchecked Sendable {
             for item in batch {
                 switch item {
                 case .committed(let c):
-                    if c.outcome == .saved {
+                    if c.outcome.isStored {
                         onSaved(c.write.event)
                         fanOut(c.write.event, json: c.write.json, sequence: c.sequence)
                     }

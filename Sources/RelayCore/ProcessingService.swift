@@ -21,7 +21,7 @@ public enum Outcome: Sendable, Equatable {
 
     public init(_ write: WriteOutcome) {
         switch write {
-        case .saved: self = .saved
+        case .saved, .replaced: self = .saved
         case .duplicate: self = .duplicate
         case .obsolete: self = .rejected(.duplicate("a newer version of this event is already stored"))
         case .deleted: self = .rejected(.blocked("this event was deleted by its author"))

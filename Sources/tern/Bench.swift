@@ -19,11 +19,14 @@ struct Bench: ParsableCommand {
             """
     )
 
-    @Argument(help: "ingest, query, fanout, mixed or fairness")
+    @Argument(help: "ingest, query, fanout, mixed or fairness; or corpus, which writes the events as JSONL to --out")
     var scenario: String
 
     @Option(help: "The relay, ws://HOST:PORT")
-    var url: String
+    var url: String?
+
+    @Option(help: "corpus: the JSONL file to write (- for standard output)")
+    var out: String?
 
     @Option(help: "Events to publish")
     var events: Int = 20_000
@@ -62,6 +65,16 @@ struct Bench: ParsableCommand {
     var json = false
 
     func run() throws {
+        if scenario == "corpus" {
+            guard let out else { throw ValidationError("corpus needs --out FILE") }
+            let fd: Int32 = out == "-" ? 1 : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { throw ValidationError("cannot write \(out)") }
+            defer { if fd != 1 { close(fd) } }
+            try Corpus.write(
+                count: events, authors: authors, seed: seed ?? UInt64(time(nil)), now: Int64(time(nil)), to: fd)
+            return
+        }
+        guard let url else { throw ValidationError("--url is needed for \(scenario)") }
         guard let kind = BenchOptions.Scenario(rawValue: scenario) else {
             throw ValidationError("scenario must be one of ingest, query, fanout, mixed, fairness")
         }

@@ -28,7 +28,7 @@ final class StoreSemanticsTests: XCTestCase {
             let v2 = event(alice, 200, kind: 0)
             let old = event(alice, 150, kind: 0)
             let other = event(bob, 50, kind: 0)
-            XCTAssertEqual(t.write([v1, v2, old, other]), [.saved, .saved, .obsolete, .saved])
+            XCTAssertEqual(t.write([v1, v2, old, other]), [.saved, .replaced, .obsolete, .saved])
             XCTAssertEqual(try t.query([Filter(authors: [alice], kinds: [0])]).map(\.id), [v2.id])
             XCTAssertEqual(try t.query([Filter(kinds: [0])]).count, 2)
             XCTAssertNil(try t.storage.event(id: v1.id), "the replaced version is gone")
@@ -39,7 +39,7 @@ final class StoreSemanticsTests: XCTestCase {
         try forEachBackend { t in
             let low = event(alice, 100, kind: 10002, id: Bytes32(w0: 5, w1: 0, w2: 0, w3: 0))
             let high = event(alice, 100, kind: 10002, id: Bytes32(w0: 9, w1: 0, w2: 0, w3: 0))
-            XCTAssertEqual(t.write([high, low]), [.saved, .saved], "the lower id replaces the higher")
+            XCTAssertEqual(t.write([high, low]), [.saved, .replaced], "the lower id replaces the higher")
             XCTAssertEqual(t.write(high), .obsolete)
             XCTAssertEqual(try t.query([Filter(authors: [alice])]).map(\.id), [low.id])
         }
@@ -52,7 +52,7 @@ final class StoreSemanticsTests: XCTestCase {
             let a2 = event(alice, 300, kind: 30023, tags: [["d", "post-a"]])
             let none = event(alice, 100, kind: 30023)
             let emptyD = event(alice, 200, kind: 30023, tags: [["d", ""]])
-            XCTAssertEqual(t.write([a1, b1, a2, none, emptyD]), [.saved, .saved, .saved, .saved, .saved])
+            XCTAssertEqual(t.write([a1, b1, a2, none, emptyD]), [.saved, .saved, .replaced, .saved, .replaced])
             let stored = Set(try t.query([Filter(kinds: [30023])]).map(\.id))
             XCTAssertEqual(stored, [a2.id, b1.id, emptyD.id], "no d tag and an empty d tag are the same address")
         }

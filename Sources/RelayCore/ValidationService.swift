@@ -47,6 +47,19 @@ public struct ValidationService: Sendable {
 
     /// The id is the SHA-256 of the canonical form and the BIP-340 signature verifies: the one
     /// check of who made an event, for EVENT and AUTH messages alike.
+    /// The same check, with the author's key parsed once per `keys` (bulk imports).
+    public func verifyIdentity(_ event: Event, scratch: inout [UInt8], keys: inout Schnorr.PublicKeyCache)
+        -> Rejection?
+    {
+        if EventID.compute(event, scratch: &scratch) != event.id {
+            return .invalid("event id does not match the hash of the event")
+        }
+        if !Schnorr.verify(event, cache: &keys) {
+            return .invalid("signature verification failed")
+        }
+        return nil
+    }
+
     public func verifyIdentity(_ event: Event, scratch: inout [UInt8]) -> Rejection? {
         if EventID.compute(event, scratch: &scratch) != event.id {
             return .invalid("event id does not match the hash of the event")

@@ -19,7 +19,10 @@ struct Bench: ParsableCommand {
             """
     )
 
-    @Argument(help: "ingest, query, fanout, mixed or fairness; or corpus, which writes the events as JSONL to --out")
+    @Argument(
+        help:
+            "ingest, query, fanout, mixed or fairness; corpus, which writes the events as JSONL to --out; verify, which prints the CPU time of one Schnorr verification here"
+    )
     var scenario: String
 
     @Option(help: "The relay, ws://HOST:PORT")
@@ -65,6 +68,11 @@ struct Bench: ParsableCommand {
     var json = false
 
     func run() throws {
+        if scenario == "verify" {
+            let micros = VerifyCost.measure()
+            print("schnorr_verify_us \((micros * 100).rounded() / 100)")
+            return
+        }
         if scenario == "corpus" {
             guard let out else { throw ValidationError("corpus needs --out FILE") }
             let fd: Int32 = out == "-" ? 1 : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

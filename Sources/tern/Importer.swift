@@ -84,6 +84,8 @@ final class Importer: Sendable {
         var reported = 0
         var atEOF = false
         var skippingLongLine = false
+        // Each checking worker's parsed authors' keys, kept from chunk to chunk.
+        var keys = [Schnorr.PublicKeyCache](repeating: Schnorr.PublicKeyCache(), count: workers)
 
         while !atEOF && committed.failure == nil {
             // Fill the buffer to `chunk` bytes (more when one line is longer).
@@ -98,19 +100,17 @@ final class Importer: Sendable {
             // Whole lines (and, at the end of the input, the last line without a newline).
             var lines: [(range: Range<Int>, number: Int)] = []
             var start = 0
-            buffer.withUnsafeBufferPointer { bytes in
-                var i = 0
-                while i < bytes.count {
-                    if bytes[i] == UInt8(ascii: "\n") {
-                        lineNumber += 1
-                        if skippingLongLine {
-                            skippingLongLine = false
-                        } else {
-                            lines.append((start..<i, lineNumber))
-                        }
-                        start = i + 1
+            buffer.withUnsafeBytes { bytes in
+                guard let base = bytes.baseAddress else { return }
+                while start < bytes.count, let found = memchr(base + start, 0x0A, bytes.count - start) {
+                    let i = UnsafeRawPointer(found) - base
+                    lineNumber += 1
+                    if skippingLongLine {
+                        skippingLongLine = false
+                    } else {
+                        lines.append((start..<i, lineNumber))
                     }
-                    i += 1
+                    start = i + 1
                 }
             }
             if atEOF && start < buffer.count && !skippingLongLine {
@@ -125,7 +125,7 @@ final class Importer: Sendable {
                 skippingLongLine = true
                 start = buffer.count
             }
-            let checked = check(buffer, lines)
+            let checked = check(buffer, lines, keys: &keys)
             for (index, result) in checked.enumerated() {
                 switch result {
                 case .invalid(let reason):
@@ -166,7 +166,9 @@ final class Importer: Sendable {
 
     /// Checks the lines on every core. Each worker takes every `workers`-th line with its own
     /// scratch buffer; results land in their line's slot.
-    func check(_ buffer: [UInt8], _ lines: [(range: Range<Int>, number: Int)]) -> [Checked] {
+    func check(
+        _ buffer: [UInt8], _ lines: [(range: Range<Int>, number: Int)], keys: inout [Schnorr.PublicKeyCache]
+    ) -> [Checked] {
         var results = [Checked](repeating: .blank, count: lines.count)
         let workers = min(self.workers, max(1, lines.count / 64))
         let validation = ValidationService(limits: Limits())
@@ -174,18 +176,22 @@ final class Importer: Sendable {
         struct Shared: @unchecked Sendable {
             let bytes: UnsafeBufferPointer<UInt8>
             let out: UnsafeMutableBufferPointer<Checked>
+            let keys: UnsafeMutableBufferPointer<Schnorr.PublicKeyCache>
         }
         let ranges = lines.map(\.range)
         buffer.withUnsafeBufferPointer { bytes in
             results.withUnsafeMutableBufferPointer { out in
-                let shared = Shared(bytes: bytes, out: out)
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    var scratch: [UInt8] = []
-                    var i = worker
-                    while i < ranges.count {
-                        shared.out[i] = self.checkLine(
-                            UnsafeBufferPointer(rebasing: shared.bytes[ranges[i]]), validation, &scratch)
-                        i += workers
+                keys.withUnsafeMutableBufferPointer { keys in
+                    let shared = Shared(bytes: bytes, out: out, keys: keys)
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        var scratch: [UInt8] = []
+                        var i = worker
+                        while i < ranges.count {
+                            shared.out[i] = self.checkLine(
+                                UnsafeBufferPointer(rebasing: shared.bytes[ranges[i]]), validation, &scratch,
+                                &shared.keys[worker])
+                            i += workers
+                        }
                     }
                 }
             }
@@ -194,10 +200,9 @@ final class Importer: Sendable {
     }
 
     private func checkLine(
-        _ line: UnsafeBufferPointer<UInt8>, _ validation: ValidationService, _ scratch: inout [UInt8]
-    )
-        -> Checked
-    {
+        _ line: UnsafeBufferPointer<UInt8>, _ validation: ValidationService, _ scratch: inout [UInt8],
+        _ keys: inout Schnorr.PublicKeyCache
+    ) -> Checked {
         if line.isEmpty && line.baseAddress == nil { return .invalid("line longer than \(maxLine) bytes") }
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .blank }
         let event: Event
@@ -205,7 +210,7 @@ final class Importer: Sendable {
         case .success(let e): event = e
         case .failure(let failure): return .invalid(failure.reason)
         }
-        if verify, let rejection = validation.verifyIdentity(event, scratch: &scratch) {
+        if verify, let rejection = validation.verifyIdentity(event, scratch: &scratch, keys: &keys) {
             return .invalid(rejection.detail)
         }
         if event.kindClass == .ephemeral { return .ephemeral }

@@ -1,16 +1,24 @@
 # tern: `make run` starts the relay, `make test` runs every test. Both install what is missing.
 SWIFT ?= swift
 APT_PACKAGES := libsecp256k1-dev liblmdb-dev libssl-dev zlib1g-dev pkg-config
+## What only the tests need: the browser the status page is tested in.
+TEST_APT_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data
 
-.PHONY: deps build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
+.PHONY: deps test-deps apt-install build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
 FUZZ_SECONDS ?= 60
 
 ## Install the system libraries tern links against, when missing (Debian/Ubuntu).
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -28,7 +36,7 @@ run: release
 
 ## Build once, then run every test, replay the fuzz corpus, fuzz briefly, check the
 ## malloc-count gate of the benchmarks, and run the tests again under TSan and ASan.
-test: deps lint
+test: deps test-deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$$($(SWIFT) build --show-bin-path)/FuzzRelayInput Fuzz/corpus
@@ -45,16 +53,18 @@ test: deps lint
 ## environment) tells the flood test that shadow memory inflates RSS (it then checks
 ## behaviour, not the 150 MB bound). scripts/tsan.supp names the one known false report
 ## (Swift's continuation hand-off, which TSan cannot see into).
+## The browser test runs once, in the plain run: Chromium is not under test.
+SANITIZER_SKIP = --skip StatusPageBrowserTests
 SYMBOLIZER = $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/llvm-symbolizer
 test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	SANITIZER_UNDER_TEST=thread TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
 		TSAN_OPTIONS=suppressions=$(CURDIR)/scripts/tsan.supp \
-		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(SANITIZER_SKIP)
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
 	SANITIZER_UNDER_TEST=address ASAN_OPTIONS=detect_leaks=0 RELAY_ASAN_OPTIONS=detect_leaks=1 \
 		ASAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
-		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan $(SANITIZER_SKIP)
 
 ## libFuzzer build of Fuzz/FuzzRelayInput (its own build folder: everything is instrumented).
 fuzz-build: deps

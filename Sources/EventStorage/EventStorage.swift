@@ -44,6 +44,9 @@ public protocol EventStorage: AnyObject, Sendable {
     /// How many events are stored.
     var count: Int { get }
 
+    /// The bytes the store takes (the status page, metrics).
+    var storedBytes: Int { get }
+
     /// Whether the store answers reads (`/health`).
     func checkHealth() -> Bool
 

@@ -50,11 +50,15 @@ public final class EventWriter: @unchecked Sendable {
     private let logger: Logger
     private let inbox: BatchInbox<Job>
     private let thread = LoopThread()
+    /// Told each transaction's size and how long its commit took, in nanoseconds (metrics).
+    private let observer: (@Sendable (_ events: Int, _ nanoseconds: UInt64) -> Void)?
 
     public init(
         storage: any EventStorage, sink: any CommitSink = ReportingSink(), capacity: Int = 4096,
-        maxBatch: Int = 1024, sweepInterval: Int64 = 60, clock: @escaping UnixClock, logger: Logger
+        maxBatch: Int = 1024, sweepInterval: Int64 = 60, clock: @escaping UnixClock, logger: Logger,
+        observer: (@Sendable (_ events: Int, _ nanoseconds: UInt64) -> Void)? = nil
     ) {
+        self.observer = observer
         self.storage = storage
         self.sink = sink
         self.capacity = capacity
@@ -119,7 +123,9 @@ public final class EventWriter: @unchecked Sendable {
                     end += 1
                 }
                 if !writes.isEmpty {
+                    let started = observer == nil ? 0 : Self.monotonicNanoseconds()
                     storage.commit(writes, outcomes: &outcomes, sequences: &sequences)
+                    observer?(writes.count, Self.monotonicNanoseconds() &- started)
                     for i in start..<end {
                         committed.append(
                             Committed(
@@ -147,6 +153,12 @@ public final class EventWriter: @unchecked Sendable {
         }
     }
 
+    static func monotonicNanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
     /// Removes expired events (NIP-40) in bounded steps.
     public func sweep(now: Int64) {
         do {
@@ -160,3 +172,7 @@ public final class EventWriter: @unchecked Sendable {
         }
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -81,6 +81,14 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         (try? read { try $0.count(dbs.events) }) ?? 0
     }
 
+    /// The pages in use, in bytes.
+    public var storedBytes: Int {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        guard mdb_env_info(env.handle, &info) == 0, mdb_env_stat(env.handle, &stat) == 0 else { return 0 }
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+    }
+
     /// A read transaction opens and the events table answers.
     public func checkHealth() -> Bool {
         (try? read { txn in _ = try txn.count(dbs.events) }) != nil

@@ -26,6 +26,9 @@ public final class Matcher: CommitSink, @unchecked Sendable {
         inbox = BatchInbox(capacity: capacity)
     }
 
+    /// Commits and broadcasts waiting to be delivered.
+    public var queued: Int { inbox.count }
+
     public func start() {
         thread.start { [self] in run() }
     }

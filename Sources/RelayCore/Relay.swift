@@ -23,12 +23,14 @@ public final class Relay: Sendable {
     public let clock: UnixClock
     public let logger: Logger
     public let parseLimits: ParseLimits
+    public let metrics: RelayMetrics
 
     /// `writerCapacity`: writes the writer's inbox holds (tests make it small).
     public init(
         info: RelayInfo, limits: Limits, policy: Policy, storage: any EventStorage, writerCapacity: Int = 4096,
-        clock: @escaping UnixClock, logger: Logger
+        clock: @escaping UnixClock, logger: Logger, metrics: RelayMetrics = RelayMetrics()
     ) {
+        self.metrics = metrics
         self.info = info
         self.limits = limits
         self.storage = storage
@@ -38,7 +40,9 @@ public final class Relay: Sendable {
         self.authorization = authorization
         subscriptions = SubscriptionIndex()
         matcher = Matcher(subscriptions: subscriptions, onSaved: { authorization.committed($0) })
-        writer = EventWriter(storage: storage, sink: matcher, capacity: writerCapacity, clock: clock, logger: logger)
+        writer = EventWriter(
+            storage: storage, sink: matcher, capacity: writerCapacity, clock: clock, logger: logger,
+            observer: { metrics.committed(events: $0, nanoseconds: $1) })
         readers = ReaderPool(threads: limits.readerThreads, queueDepth: limits.readerQueueDepth)
         validation = ValidationService(limits: limits)
         routing = RoutingService(relayURL: info.url)
@@ -94,6 +98,14 @@ public final class Relay: Sendable {
         writer.shutdown()
         matcher.shutdown()
         readers.shutdown()
+    }
+
+    /// Reads the queue depths and the store's size into the metrics' gauges (at a scrape).
+    public func sampleMetrics(connections: Int, outboundBytes: Int) {
+        metrics.sample(
+            connections: connections, writerQueue: writer.queued, readerQueue: readers.pending,
+            matcherQueue: matcher.queued, outboundBytes: outboundBytes, storeBytes: storage.storedBytes,
+            events: storage.count)
     }
 
     public var informationDocument: [UInt8] {

@@ -49,43 +49,6 @@ public struct RelayInfo: Sendable, Equatable {
         o.raw("limitation", l.finish())
         return Array(o.finish().utf8)
     }
-
-    /// A small HTML page for people who open the relay's address in a browser. `requestAddress`
-    /// is the address the request came to (its `Host`), shown when `url` is not set.
-    public func page(limits: Limits, requestAddress: String? = nil) -> String {
-        func esc(_ s: String) -> String {
-            var out = ""
-            for c in s {
-                switch c {
-                case "<": out += "&lt;"
-                case ">": out += "&gt;"
-                case "&": out += "&amp;"
-                case "\"": out += "&quot;"
-                default: out.append(c)
-                }
-            }
-            return out
-        }
-        let nips = Self.supportedNIPs.map { String(format2: $0) }.joined(separator: ", ")
-        let address = !url.isEmpty ? url : requestAddress ?? "this server's address, over WebSocket"
-        return """
-            <!doctype html>
-            <html><head><meta charset="utf-8"><title>\(esc(name))</title></head>
-            <body>
-            <h1>\(esc(name))</h1>
-            <p>\(esc(description))</p>
-            <p>Connect a Nostr client to <code>\(esc(address))</code>.</p>
-            <p>Supported NIPs: \(nips)</p>
-            <p>Software: tern \(Self.version)</p>
-            </body></html>
-
-            """
-    }
-}
-
-extension String {
-    /// A NIP number with two digits, as NIPs are named.
-    init(format2 n: Int) { self = n < 10 ? "0\(n)" : "\(n)" }
 }
 
 /// Builds a JSON object from keys and pre-rendered values.

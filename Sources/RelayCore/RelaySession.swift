@@ -51,6 +51,9 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     private var readingPaused = false
     private var scratch: [UInt8] = []
     private var closed = false
+    /// When each event in flight arrived (monotonic nanoseconds), for the OK latency metric;
+    /// they are few (`maxEventsInFlight`), and mostly answered in order.
+    private var arrivals: [(id: Bytes32, at: UInt64)] = []
     /// What other threads hand this connection (outcomes of its events and live events from the
     /// matcher, answers from the readers), in arrival order; `spareMail` is the spare buffer the
     /// mailbox is swapped with on the connection's thread. Only the first message of a run
@@ -78,6 +81,8 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         /// The query reading its stored events, until they are read.
         var task: QueryTask?
         var phase: Phase
+        /// When the REQ arrived (monotonic nanoseconds), for the query time metric.
+        let started: UInt64
     }
 
     enum Phase {
@@ -102,7 +107,12 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
 
     /// Called once the WebSocket is open: sends the NIP-42 challenge.
     public func start() {
-        transport.send(RelayMessage.auth(challenge: auth.challenge))
+        send(.auth, RelayMessage.auth(challenge: auth.challenge))
+    }
+
+    private func send(_ verb: RelayMetrics.Outbound, _ message: [UInt8]) {
+        relay.metrics.sent(verb)
+        transport.send(message)
     }
 
     /// Called when the connection is gone: drops its subscriptions and stops their queries.
@@ -120,14 +130,23 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         do {
             message = try ClientMessage.parse(text, limits: relay.parseLimits)
         } catch {
+            relay.metrics.received(Self.verb(of: error))
             answer(error)
             return
         }
         switch message {
-        case .event(let event): handleEvent(event)
-        case .req(let subscriptionID, let filters): handleReq(subscriptionID, filters)
-        case .close(let subscriptionID): handleClose(subscriptionID)
-        case .auth(let event): handleAuth(event)
+        case .event(let event):
+            relay.metrics.received(.event)
+            handleEvent(event)
+        case .req(let subscriptionID, let filters):
+            relay.metrics.received(.req)
+            handleReq(subscriptionID, filters)
+        case .close(let subscriptionID):
+            relay.metrics.received(.close)
+            handleClose(subscriptionID)
+        case .auth(let event):
+            relay.metrics.received(.auth)
+            handleAuth(event)
         }
     }
 
@@ -137,7 +156,16 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
 
     /// Tells the client that a message could not be read or was refused as a whole.
     public func notice(_ text: String) {
-        transport.send(RelayMessage.notice(text))
+        send(.notice, RelayMessage.notice(text))
+    }
+
+    /// The verb a message that did not parse was counted under.
+    static func verb(of error: ClientMessageError) -> RelayMetrics.Inbound {
+        switch error {
+        case .malformed: .invalid
+        case .invalidEvent: .event
+        case .invalidFilter: .req
+        }
     }
 
     private func answer(_ error: ClientMessageError) {
@@ -145,7 +173,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         case .malformed(let why):
             notice("invalid: \(why)")
         case .invalidEvent(let id?, let why):
-            transport.send(RelayMessage.ok(id: id, accepted: false, message: Rejection.invalid(why).message))
+            ok(id, .rejected(.invalid(why)), arrived: RelayMetrics.now())
         case .invalidEvent(nil, let why):
             notice("invalid: \(why)")
         case .invalidFilter(let subscriptionID, let rejection):
@@ -153,30 +181,34 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         }
     }
 
-    private func ok(_ id: Bytes32, _ outcome: Outcome) {
+    /// An OK answer; for an event (not an AUTH), its outcome and latency are counted.
+    private func ok(_ id: Bytes32, _ outcome: Outcome, arrived: UInt64?) {
         let (accepted, message) = outcome.okAnswer
-        transport.send(RelayMessage.ok(id: id, accepted: accepted, message: message))
+        if let arrived { relay.metrics.answered(outcome, started: arrived) }
+        send(.ok, RelayMessage.ok(id: id, accepted: accepted, message: message))
     }
 
     private func closed(_ subscriptionID: String, _ rejection: Rejection) {
-        transport.send(RelayMessage.closed(subscriptionID: subscriptionID, message: rejection.message))
+        send(.closed, RelayMessage.closed(subscriptionID: subscriptionID, message: rejection.message))
     }
 
     // MARK: EVENT
 
     private func handleEvent(_ event: Event) {
+        let arrived = RelayMetrics.now()
         let now = relay.clock()
         let valid: ValidEvent
         switch relay.validation.validate(event, now: now, scratch: &scratch) {
         case .success(let v): valid = v
-        case .failure(let rejection): return ok(event.id, .rejected(rejection))
+        case .failure(let rejection): return ok(event.id, .rejected(rejection), arrived: arrived)
         }
         let policy = relay.authorization.snapshot
         if let rejection = policy.check(event, WriteContext(auth: auth, address: address, now: now)) {
-            return ok(event.id, .rejected(rejection))
+            return ok(event.id, .rejected(rejection), arrived: arrived)
         }
         let route = relay.routing.route(event)
         inFlight += 1
+        arrivals.append((event.id, arrived))
         if inFlight >= relay.limits.maxEventsInFlight && !readingPaused {
             readingPaused = true
             transport.setReading(false)
@@ -228,7 +260,8 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
             for mail in mails {
                 switch mail {
                 case .finished(let id, let outcome):
-                    ok(id, outcome)
+                    let index = arrivals.firstIndex { $0.id == id }
+                    ok(id, outcome, arrived: index.map { arrivals.remove(at: $0).at } ?? RelayMetrics.now())
                     eventFinished()
                 case .live(let eventJSON, let subscriptionIDs, let sequence):
                     guard !closed else { continue }
@@ -284,7 +317,8 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         let task = QueryTask(
             session: self, subscriptionID: subscriptionID, filters: filters, scope: scope, storage: relay.storage,
             defaultLimit: relay.limits.defaultLimit, now: relay.clock())
-        subscriptions[subscriptionID] = Subscription(prefix: prefix, task: task, phase: .loading(held: []))
+        subscriptions[subscriptionID] = Subscription(
+            prefix: prefix, task: task, phase: .loading(held: []), started: RelayMetrics.now())
         answerOrder.append(subscriptionID)
         relay.subscriptions.add(connection: id, subscriptionID: subscriptionID, filters: filters, subscriber: self)
         if !relay.readers.submit(task) {
@@ -345,6 +379,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
                 continue
             }
             let end = min(answer.events.count, next + Self.chunk)
+            relay.metrics.sent(.event, count: end - next)
             for i in next..<end { transport.sendEvent(prefix: subscription.prefix, eventJSON: answer.events[i].json) }
             if closed { return }  // sending can drop a client over its budget
             if end < answer.events.count {
@@ -355,8 +390,10 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
             answerOrder.removeFirst()
             subscription.phase = .live(snapshot: answer.sequence)
             subscriptions[subscriptionID] = subscription
-            transport.send(RelayMessage.eose(subscriptionID: subscriptionID))
+            relay.metrics.queryAnswered(started: subscription.started)
+            send(.eose, RelayMessage.eose(subscriptionID: subscriptionID))
             for (json, sequence) in held where sequence > answer.sequence {
+                relay.metrics.sent(.event)
                 transport.sendEvent(prefix: subscription.prefix, eventJSON: json)
             }
         }
@@ -369,7 +406,10 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         if case .live(let snapshot) = subscriptions.values[index].phase {
             // Sending may close the connection (a client over its budget), which empties
             // `subscriptions`: nothing is touched after it.
-            if sequence > snapshot { transport.sendEvent(prefix: subscriptions.values[index].prefix, eventJSON: json) }
+            if sequence > snapshot {
+                relay.metrics.sent(.event)
+                transport.sendEvent(prefix: subscriptions.values[index].prefix, eventJSON: json)
+            }
             return
         }
         // Take the phase out of the dictionary so that its held events are appended in place.
@@ -401,16 +441,16 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
 
     private func handleAuth(_ event: Event) {
         if let rejection = relay.validation.verifyIdentity(event, scratch: &scratch) {
-            return ok(event.id, .rejected(rejection))
+            return ok(event.id, .rejected(rejection), arrived: nil)
         }
         switch relay.authorization.verifyAuth(event, auth: auth, now: relay.clock()) {
         case .success(let pubkey):
             auth.add(pubkey)
             _ = provenPubkeys.withLockedValue { $0.insert(pubkey) }
             relay.logger.debug("authenticated", metadata: ["connection": "\(id)", "pubkey": "\(pubkey)"])
-            ok(event.id, .saved)
+            ok(event.id, .saved, arrived: nil)
         case .failure(let rejection):
-            ok(event.id, .rejected(rejection))
+            ok(event.id, .rejected(rejection), arrived: nil)
         }
     }
 }

@@ -53,7 +53,14 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// payload buffer it is handed is not uniquely referenced.) Nil: frames go through it.
     private let frameSink: ChannelHandlerContext?
 
-    init(channel: Channel, budget: Int, ledger: OutboundLedger, frameSink: ChannelHandlerContext? = nil) {
+    /// Counts the clients dropped for not reading.
+    private let metrics: RelayMetrics?
+
+    init(
+        channel: Channel, budget: Int, ledger: OutboundLedger, frameSink: ChannelHandlerContext? = nil,
+        metrics: RelayMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.frameSink = frameSink
         self.channel = channel
         self.loop = channel.eventLoop
@@ -103,7 +110,10 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     /// Disconnects at once: a client that does not read would not read a close frame either.
     private func drop() {
-        if lifecycle == .open { lifecycle = .closing }
+        if lifecycle == .open {
+            lifecycle = .closing
+            metrics?.droppedSlowClient()
+        }
         channel.close(promise: nil)
     }
 

@@ -2,21 +2,34 @@ import NIOCore
 import NIOHTTP1
 import RelayCore
 
-/// Plain HTTP on the relay's port: the NIP-11 document, an HTML page, `/health`, and NIP-86
-/// management (a POST to `/` with `Content-Type: application/nostr+json+rpc`).
+/// What the HTTP routes read: the server's state besides the relay's.
+struct HTTPRoutes: Sendable {
+    let healthy: @Sendable () -> Bool
+    /// `/stats`: the status page's live figures, as JSON.
+    let stats: @Sendable () -> [UInt8]
+    let figures: @Sendable () -> StatusPage.Figures
+    /// `/metrics` in Prometheus' text format; nil where it is not served.
+    let metrics: (@Sendable () -> [UInt8])?
+    /// Only `/metrics` (a port of its own for it).
+    let metricsOnly: Bool
+}
+
+/// Plain HTTP on the relay's port: the NIP-11 document, the status page and its `/stats`,
+/// `/health`, `/metrics`, and NIP-86 management (a POST to `/` with `Content-Type:
+/// application/nostr+json+rpc`).
 final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let relay: Relay
-    private let healthy: @Sendable () -> Bool
+    private let routes: HTTPRoutes
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyTooLarge = false
 
-    init(relay: Relay, healthy: @escaping @Sendable () -> Bool) {
+    init(relay: Relay, routes: HTTPRoutes) {
         self.relay = relay
-        self.healthy = healthy
+        self.routes = routes
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -55,7 +68,21 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Access-Control-Allow-Methods", value: "GET, HEAD, POST, OPTIONS")
         let status: HTTPResponseStatus
         var body: [UInt8]
+        if routes.metricsOnly && path != "/metrics" {
+            headers.add(name: "Content-Type", value: "text/plain")
+            return send(
+                context: context, head: head, status: .notFound, headers: headers, body: Array("not found\n".utf8))
+        }
         switch (head.method, path) {
+        case (.GET, "/metrics") where routes.metrics != nil, (.HEAD, "/metrics") where routes.metrics != nil:
+            status = .ok
+            headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+            body = routes.metrics?() ?? []
+        case (.GET, "/stats"), (.HEAD, "/stats"):
+            status = .ok
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Cache-Control", value: "no-store")
+            body = routes.stats()
         case (.POST, "/")
         where head.headers[canonicalForm: "content-type"].contains {
             $0.lowercased().hasPrefix("application/nostr+json+rpc")
@@ -94,10 +121,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 body = relay.informationDocument
             } else {
                 headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
-                body = Array(relay.currentInfo.page(limits: relay.limits, requestAddress: Self.address(of: head)).utf8)
+                let info = relay.currentInfo
+                let address = !info.url.isEmpty ? info.url : Self.address(of: head) ?? "this server's address"
+                body = Array(StatusPage.render(info: info, address: address, figures: routes.figures()).utf8)
             }
         case (.GET, "/health"), (.HEAD, "/health"):
-            let ok = healthy()
+            let ok = routes.healthy()
             status = ok ? .ok : .serviceUnavailable
             headers.add(name: "Content-Type", value: "text/plain")
             body = Array((ok ? "ok\n" : "unavailable\n").utf8)

@@ -16,10 +16,25 @@ public final class RelayServer: Sendable {
     private let ledger: OutboundLedger
     private let nextConnectionID = Atomic<UInt64>(1)
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+    private let metricsChannel = NIOLockedValueBox<Channel?>(nil)
+    private let sampler = NIOLockedValueBox<RepeatedTask?>(nil)
     private let stopped = Atomic<Bool>(false)
+    private let history: StatusHistory
+    /// The metrics backend's text (Prometheus'), when the operator wants `/metrics`.
+    private let metricsText: (@Sendable () -> [UInt8])?
+    /// `/metrics` on the relay's port (else only on the port `startMetrics` opens).
+    private let metricsOnRelayPort: Bool
 
-    public init(relay: Relay, threads: Int = System.coreCount) {
+    /// `metricsText` renders the metrics (the relay's gauges are sampled just before);
+    /// `metricsOnRelayPort` serves them at `/metrics` on the relay's port too.
+    public init(
+        relay: Relay, threads: Int = System.coreCount, metricsText: (@Sendable () -> [UInt8])? = nil,
+        metricsOnRelayPort: Bool = true
+    ) {
         self.relay = relay
+        self.metricsText = metricsText
+        self.metricsOnRelayPort = metricsOnRelayPort
+        self.history = StatusHistory(now: relay.clock())
         self.registry = ConnectionRegistry(
             maxConnections: relay.limits.maxConnections, maxConnectionsPerAddress: relay.limits.maxConnectionsPerIP)
         self.ledger = OutboundLedger(budget: relay.limits.outboundBudgetTotal)
@@ -42,9 +57,7 @@ public final class RelayServer: Sendable {
                 let connectionID = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    let http = HTTPHandler(
-                        relay: relay,
-                        healthy: { [self] in !stopped.load(ordering: .relaxed) && relay.storage.checkHealth() })
+                    let http = HTTPHandler(relay: relay, routes: routes(metricsOnly: false))
                     let httpOnLoop = NIOLoopBound(http, eventLoop: channel.eventLoop)
                     let upgrader = NIOWebSocketServerUpgrader(
                         maxFrameSize: limits.maxMessageLength,
@@ -79,8 +92,62 @@ public final class RelayServer: Sendable {
         let channel = try bootstrap.bind(host: host, port: port).wait()
         serverChannel.withLockedValue { $0 = channel }
         let bound = channel.localAddress?.port ?? port
+        let interval = TimeAmount.seconds(StatusHistory.interval)
+        let task = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: interval) { [self] _ in
+            history.record(now: relay.clock(), connections: registry.count, totals: relay.metrics.totals)
+        }
+        sampler.withLockedValue { $0 = task }
         relay.logger.info("listening", metadata: ["address": "\(host):\(bound)"])
         return bound
+    }
+
+    /// Serves `/metrics` (only) on a port of its own, for a scraper on a private address.
+    /// Returns the bound port.
+    @discardableResult
+    public func startMetrics(host: String, port: Int) throws -> Int {
+        let routes = routes(metricsOnly: true)
+        let relay = relay
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: .seconds(30)))
+                    try sync.configureHTTPServerPipeline()
+                    try sync.addHandler(HTTPHandler(relay: relay, routes: routes))
+                }
+            }
+        let channel = try bootstrap.bind(host: host, port: port).wait()
+        metricsChannel.withLockedValue { $0 = channel }
+        let bound = channel.localAddress?.port ?? port
+        relay.logger.info("metrics listening", metadata: ["address": "\(host):\(bound)"])
+        return bound
+    }
+
+    private func routes(metricsOnly: Bool) -> HTTPRoutes {
+        let relay = relay
+        let registry = registry
+        let ledger = ledger
+        let history = history
+        let metrics = metricsText.map { text in
+            { @Sendable () -> [UInt8] in
+                relay.sampleMetrics(connections: registry.count, outboundBytes: ledger.queued)
+                return text()
+            }
+        }
+        return HTTPRoutes(
+            healthy: { [self] in !stopped.load(ordering: .relaxed) && relay.storage.checkHealth() },
+            stats: {
+                history.json(
+                    name: relay.currentInfo.name, now: relay.clock(), connections: registry.count,
+                    events: relay.storage.count, storeBytes: relay.storage.storedBytes)
+            },
+            figures: {
+                StatusPage.Figures(
+                    connections: registry.count, events: relay.storage.count, storeBytes: relay.storage.storedBytes)
+            },
+            metrics: metricsOnly || metricsOnRelayPort ? metrics : nil,
+            metricsOnly: metricsOnly)
     }
 
     public var connectionCount: Int { registry.count }
@@ -105,6 +172,8 @@ public final class RelayServer: Sendable {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         relay.logger.info("shutting down", metadata: ["connections": "\(registry.count)"])
         if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
+        if let channel = metricsChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
+        sampler.withLockedValue { $0 }?.cancel()
         let connections = registry.all
         for transport in connections {
             try? transport.loop.submit { transport.setReading(false) }.wait()

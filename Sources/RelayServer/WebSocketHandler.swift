@@ -30,7 +30,8 @@ final class WebSocketHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         let transport = ChannelTransport(
-            channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: encoder)
+            channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: encoder,
+            metrics: relay.metrics)
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let refusal: String
         var code = 1013

@@ -14,6 +14,9 @@ struct Configuration {
     var info = RelayInfo()
     var limits = Limits()
     var policy = Policy()
+    /// Prometheus metrics at `/metrics`: on the relay's port, or only on `metricsListen`.
+    var metricsEnabled = true
+    var metricsListen: (host: String, port: Int)?
 
     /// One setting: its TOML section and key (the env var is TERN_SECTION_KEY) and how to set it.
     struct Setting: Sendable {
@@ -111,6 +114,13 @@ struct Configuration {
                 }
             },
             number("plugin", "queue_depth", 1...1_000_000) { $0.policy.plugin.queueDepth = $1 },
+            flag("metrics", "enabled") { $0.metricsEnabled = $1 },
+            Setting(
+                section: "metrics", key: "listen",
+                help: "HOST:PORT serving /metrics alone (e.g. 127.0.0.1:9477); empty: /metrics on the relay's port"
+            ) { c, v throws(ConfigurationError) in
+                c.metricsListen = v.isEmpty ? nil : try parseListen(v, name: "metrics.listen")
+            },
         ] + rate("events", "ip", \.eventsPerIP) + rate("events", "pubkey", \.eventsPerPubkey)
         + rate("reqs", "ip", \.reqsPerIP) + rate("reqs", "pubkey", \.reqsPerPubkey)
 
@@ -271,6 +281,11 @@ struct Configuration {
         if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter { names.append("store") }
         if info != other.info { names.append("relay") }
         if limits != other.limits { names.append("limits") }
+        if metricsEnabled != other.metricsEnabled || metricsListen?.host != other.metricsListen?.host
+            || metricsListen?.port != other.metricsListen?.port
+        {
+            names.append("metrics")
+        }
         return names
     }
 

@@ -1,8 +1,10 @@
 import ArgumentParser
+import CoreMetrics
 import Dispatch
 import EventStorage
 import Logging
 import NostrStore
+import Prometheus
 import RelayCore
 import RelayServer
 
@@ -64,13 +66,18 @@ struct Serve: ParsableCommand {
                 "cannot open store", metadata: ["path": "\(configuration.dataDirectory)", "error": "\(error)"])
             throw ExitCode(1)
         }
+        let (metrics, metricsText) = Self.prometheus(enabled: configuration.metricsEnabled)
         let relay = Relay(
             info: configuration.info, limits: configuration.limits, policy: configuration.policy, storage: store,
-            clock: clock, logger: logger)
+            clock: clock, logger: logger, metrics: metrics)
         relay.start()
-        let server = RelayServer(relay: relay)
+        let server = RelayServer(
+            relay: relay, metricsText: metricsText, metricsOnRelayPort: configuration.metricsListen == nil)
         do {
             try server.start(host: configuration.host, port: configuration.port)
+            if configuration.metricsEnabled, let listen = configuration.metricsListen {
+                try server.startMetrics(host: listen.host, port: listen.port)
+            }
         } catch {
             logger.critical(
                 "cannot listen",
@@ -98,6 +105,22 @@ struct Serve: ParsableCommand {
         stop.wait()
         server.shutdown()
         _ = sources
+    }
+
+    /// The relay's metrics on a Prometheus registry (also the process's swift-metrics backend),
+    /// and the text `/metrics` serves; none when disabled.
+    static func prometheus(enabled: Bool) -> (RelayMetrics, (@Sendable () -> [UInt8])?) {
+        guard enabled else { return (RelayMetrics(), nil) }
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+        ]
+        factory.valueHistogramBuckets = ["tern_writer_batch_events": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]]
+        MetricsSystem.bootstrap(factory)
+        return (RelayMetrics(factory: factory), { registry.emitToBuffer() })
     }
 
     /// SIGHUP: reads the settings again and puts the new policy in force, without dropping a

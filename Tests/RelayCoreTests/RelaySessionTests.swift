@@ -83,6 +83,7 @@ final class GatedStorage: EventStorage, @unchecked Sendable {
     func setting(_ key: String) throws -> [UInt8]? { try inner.setting(key) }
     func setSetting(_ key: String, _ value: [UInt8]) throws { try inner.setSetting(key, value) }
     var count: Int { inner.count }
+    var storedBytes: Int { inner.storedBytes }
     func checkHealth() -> Bool { inner.checkHealth() }
     func close() { inner.close() }
 }

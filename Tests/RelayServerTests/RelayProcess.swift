@@ -71,6 +71,13 @@ final class RelayProcess: @unchecked Sendable {
         return true
     }
 
+    /// What the relay has logged so far.
+    var log: String {
+        logSignal.lock()
+        defer { logSignal.unlock() }
+        return logText
+    }
+
     /// CPU and memory (VmRSS now, VmHWM the peak so far) from /proc.
     var sample: ProcessSample? { ProcessSample.read(pid: process.processIdentifier) }
 

@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data
 
-.PHONY: deps test-deps apt-install build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
+.PHONY: deps test-deps apt-install install static binary-size build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
 FUZZ_SECONDS ?= 60
 
 ## Install the system libraries tern links against, when missing (Debian/Ubuntu).
@@ -29,6 +29,36 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release
+
+## Install the release binary, the systemd unit, an example configuration (an existing one is
+## kept) and the `tern` system user. PREFIX (default /usr/local) and DESTDIR (staging) apply.
+PREFIX ?= /usr/local
+install: release
+	install -D -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/tern" "$(DESTDIR)$(PREFIX)/bin/tern"
+	install -D -m 0644 deploy/tern.service "$(DESTDIR)/etc/systemd/system/tern.service"
+	sed -i "s|/usr/local/bin/tern|$(PREFIX)/bin/tern|; s|/usr/local/share/doc/tern|$(PREFIX)/share/doc/tern|" \
+		"$(DESTDIR)/etc/systemd/system/tern.service"
+	[ -e "$(DESTDIR)/etc/tern/tern.toml" ] || install -D -m 0640 deploy/tern.toml "$(DESTDIR)/etc/tern/tern.toml"
+	install -D -m 0644 docs/OPERATING.md "$(DESTDIR)$(PREFIX)/share/doc/tern/OPERATING.md"
+	if [ -z "$(DESTDIR)" ]; then \
+		id -u tern >/dev/null 2>&1 || $(SUDO) useradd --system --home-dir /var/lib/tern --shell /usr/sbin/nologin tern; \
+		chgrp tern /etc/tern/tern.toml; \
+		command -v systemctl >/dev/null && $(SUDO) systemctl daemon-reload || true; \
+		echo "installed; start it with: sudo systemctl enable --now tern"; \
+	fi
+
+## A fully static, stripped `tern` (Swift runtime, C libraries and libc linked in) for machines
+## without the toolchain: .build-static/tern-static. `make binary-size` checks it against the budget.
+STATIC_FLAGS = -c release --product tern --static-swift-stdlib --scratch-path .build-static \
+	-Xswiftc -static-executable -Xswiftc -Osize -Xswiftc -use-ld=lld -Xlinker --icf=all
+static: deps
+	$(SWIFT) build $(STATIC_FLAGS)
+	strip -o .build-static/tern-static .build-static/release/tern
+	@ls -l .build-static/tern-static
+
+## Fails when the static binary is over BUDGET_MB (default 15 MiB); prints what it is made of.
+binary-size: static
+	scripts/binary-size.sh
 
 ## Start the relay on its embedded LMDB store.
 run: release

@@ -49,9 +49,7 @@ extension EventStore {
     /// beside a running relay; LMDB serializes the writers): the next serial and whether anyone
     /// vanished are read again inside each write transaction, which holds the writer lock.
     func refreshWriterState(_ txn: LMDBTransaction) throws {
-        if let last = try txn.lastKey(dbs.events), last.count == 8 {
-            nextSerial = max(nextSerial, last.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) } + 1)
-        }
+        if let last = try txn.lastSerial(dbs.events) { nextSerial = max(nextSerial, last + 1) }
         if !anyVanished { anyVanished = try txn.count(dbs.vanished) > 0 }
     }
 

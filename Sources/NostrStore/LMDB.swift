@@ -135,6 +135,21 @@ struct LMDBTransaction {
         return Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
     }
 
+    /// The last key of a database read as a big-endian 8-byte number (serials), without
+    /// copying it; nil when the database is empty or its last key is not 8 bytes.
+    func lastSerial(_ dbi: MDB_dbi) throws -> UInt64? {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(handle, dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        let rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc)
+        guard k.mv_size == 8 else { return nil }
+        return IndexKeys.readUInt64(UnsafeRawBufferPointer(start: k.mv_data, count: 8), at: 0)
+    }
+
     func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8]) throws {
         try key.withUnsafeBytes { (k) throws in
             try value.withUnsafeBytes { (v) throws in

@@ -49,6 +49,9 @@ public struct Limits: Sendable, Equatable {
     public var readerThreads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     /// REQs queued or being read, in all; past it a REQ gets `CLOSED rate-limited:`.
     public var readerQueueDepth = 1024
+    /// Proxies (their IP addresses) whose `X-Forwarded-For` names the client: per-address limits
+    /// and bans then apply to the client, not to the proxy.
+    public var trustedProxies: [String] = []
 
     public init() {}
 }

@@ -40,18 +40,23 @@ public final class Relay: Sendable {
         self.authorization = authorization
         subscriptions = SubscriptionIndex()
         matcher = Matcher(subscriptions: subscriptions, onSaved: { authorization.committed($0) })
+        func module(_ name: String) -> Logger {
+            var l = logger
+            l[metadataKey: "module"] = "\(name)"
+            return l
+        }
         writer = EventWriter(
-            storage: storage, sink: matcher, capacity: writerCapacity, clock: clock, logger: logger,
+            storage: storage, sink: matcher, capacity: writerCapacity, clock: clock, logger: module("writer"),
             observer: { metrics.committed(events: $0, nanoseconds: $1) })
         readers = ReaderPool(threads: limits.readerThreads, queueDepth: limits.readerQueueDepth)
         validation = ValidationService(limits: limits)
         routing = RoutingService(relayURL: info.url)
         processing = ProcessingService(writer: writer, matcher: matcher)
-        plugin = WritePolicyPlugin(processing: processing, logger: logger)
+        plugin = WritePolicyPlugin(processing: processing, logger: module("plugin"))
         plugin.configure(policy.plugin)
         management = ManagementService(
             authorization: authorization, writer: writer,
-            httpAuth: HTTPAuth(relayURL: info.url, validation: validation), clock: clock, logger: logger)
+            httpAuth: HTTPAuth(relayURL: info.url, validation: validation), clock: clock, logger: module("nip86"))
         parseLimits = ParseLimits(
             maxSubscriptionIDLength: limits.maxSubscriptionIDLength, maxFilters: limits.maxFilters,
             maxFilterValues: limits.maxFilterValues, maxLimit: limits.maxLimit)

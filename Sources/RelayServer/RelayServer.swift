@@ -20,6 +20,7 @@ public final class RelayServer: Sendable {
     private let sampler = NIOLockedValueBox<RepeatedTask?>(nil)
     private let stopped = Atomic<Bool>(false)
     private let history: StatusHistory
+    private let logger: Logger
     /// The metrics backend's text (Prometheus'), when the operator wants `/metrics`.
     private let metricsText: (@Sendable () -> [UInt8])?
     /// `/metrics` on the relay's port (else only on the port `startMetrics` opens).
@@ -32,6 +33,9 @@ public final class RelayServer: Sendable {
         metricsOnRelayPort: Bool = true
     ) {
         self.relay = relay
+        var logger = relay.logger
+        logger[metadataKey: "module"] = "server"
+        self.logger = logger
         self.metricsText = metricsText
         self.metricsOnRelayPort = metricsOnRelayPort
         self.history = StatusHistory(now: relay.clock())
@@ -66,8 +70,11 @@ public final class RelayServer: Sendable {
                             let path = head.uri.split(separator: "?", maxSplits: 1).first ?? "/"
                             return channel.eventLoop.makeSucceededFuture(path == "/" ? HTTPHeaders() : nil)
                         },
-                        upgradePipelineHandler: { channel, _ in
-                            channel.eventLoop.makeCompletedFuture {
+                        upgradePipelineHandler: { channel, head in
+                            let address = Self.clientAddress(
+                                peer: channel.remoteAddress?.ipAddress ?? "unknown", head: head,
+                                trusted: limits.trustedProxies)
+                            return channel.eventLoop.makeCompletedFuture {
                                 let sync = channel.pipeline.syncOperations
                                 try sync.addHandler(
                                     NIOWebSocketFrameAggregator(
@@ -75,7 +82,8 @@ public final class RelayServer: Sendable {
                                         maxAccumulatedFrameSize: limits.maxMessageLength))
                                 try sync.addHandler(
                                     WebSocketHandler(
-                                        relay: relay, connectionID: connectionID, registry: registry, ledger: ledger))
+                                        relay: relay, connectionID: connectionID, registry: registry, ledger: ledger,
+                                        address: address))
                             }
                         })
                     try sync.addHandler(IdleStateHandler(readTimeout: .seconds(limits.pingInterval)))
@@ -97,7 +105,7 @@ public final class RelayServer: Sendable {
             history.record(now: relay.clock(), connections: registry.count, totals: relay.metrics.totals)
         }
         sampler.withLockedValue { $0 = task }
-        relay.logger.info("listening", metadata: ["address": "\(host):\(bound)"])
+        logger.info("listening", metadata: ["address": "\(host):\(bound)"])
         return bound
     }
 
@@ -120,8 +128,22 @@ public final class RelayServer: Sendable {
         let channel = try bootstrap.bind(host: host, port: port).wait()
         metricsChannel.withLockedValue { $0 = channel }
         let bound = channel.localAddress?.port ?? port
-        relay.logger.info("metrics listening", metadata: ["address": "\(host):\(bound)"])
+        logger.info("metrics listening", metadata: ["address": "\(host):\(bound)"])
         return bound
+    }
+
+    /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address
+    /// its `X-Forwarded-For` adds (the one it saw; earlier ones come from the client and prove
+    /// nothing), else its `X-Real-IP`.
+    static func clientAddress(peer: String, head: HTTPRequestHead, trusted: [String]) -> String {
+        guard trusted.contains(peer) else { return peer }
+        if let forwarded = head.headers["x-forwarded-for"].last,
+            let last = forwarded.split(separator: ",").last.map({ $0.filter { $0 != " " } }), !last.isEmpty
+        {
+            return last
+        }
+        if let real = head.headers["x-real-ip"].first?.filter({ $0 != " " }), !real.isEmpty { return real }
+        return peer
     }
 
     private func routes(metricsOnly: Bool) -> HTTPRoutes {
@@ -170,7 +192,7 @@ public final class RelayServer: Sendable {
     /// answer what they hold, stop the readers, then close every connection with a close frame.
     public func shutdown() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
-        relay.logger.info("shutting down", metadata: ["connections": "\(registry.count)"])
+        logger.info("shutting down", metadata: ["connections": "\(registry.count)"])
         if let channel = serverChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
         if let channel = metricsChannel.withLockedValue({ $0 }) { try? channel.close().wait() }
         sampler.withLockedValue { $0 }?.cancel()
@@ -188,7 +210,7 @@ public final class RelayServer: Sendable {
         }
         try? group.syncShutdownGracefully()
         relay.storage.close()
-        relay.logger.info("stopped")
+        logger.info("stopped")
     }
 }
 

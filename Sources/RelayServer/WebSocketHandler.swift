@@ -20,7 +20,11 @@ final class WebSocketHandler: ChannelInboundHandler {
     private var awaitingPong = false
     private var lastMessageAt: Int64 = 0
 
-    init(relay: Relay, connectionID: UInt64, registry: ConnectionRegistry, ledger: OutboundLedger) {
+    /// The client's IP address (the proxy's client's, behind a trusted proxy).
+    private let address: String
+
+    init(relay: Relay, connectionID: UInt64, registry: ConnectionRegistry, ledger: OutboundLedger, address: String) {
+        self.address = address
         self.relay = relay
         self.connectionID = connectionID
         self.registry = registry
@@ -32,7 +36,6 @@ final class WebSocketHandler: ChannelInboundHandler {
         let transport = ChannelTransport(
             channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: encoder,
             metrics: relay.metrics)
-        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let refusal: String
         var code = 1013
         switch relay.authorization.snapshot.isBlocked(address)

@@ -1,3 +1,4 @@
+import Logging
 import NostrCore
 import NostrStore
 import RelayCore
@@ -9,6 +10,9 @@ struct Configuration {
     var port = 7447
     var dataDirectory = "./tern-data"
     var logLevel = "info"
+    /// Levels of single modules (`store=debug,plugin=warning`) and the log file ("" = stderr).
+    var logLevels: [String: Logger.Level] = [:]
+    var logFile = ""
     var mapSizeMB = 8192
     var maxScanPerFilter = StoreOptions().maxScanPerFilter
     var info = RelayInfo()
@@ -46,6 +50,23 @@ struct Configuration {
                 }
                 c.logLevel = v
             },
+            Setting(
+                section: "server", key: "log_levels",
+                help: "levels of single modules, e.g. store=debug,plugin=warning (modules: relay, server, writer, "
+                    + "store, plugin, nip86)"
+            ) { c, v throws(ConfigurationError) in
+                guard let levels = LogSettings.parseModules(v) else {
+                    throw .invalid("server.log_levels", v, "module=level pairs separated by commas")
+                }
+                c.logLevels = levels
+            },
+            Setting(section: "server", key: "log_file", help: "append the log here instead of standard error") {
+                c, v throws(ConfigurationError) in c.logFile = v
+            },
+            list(
+                "server", "trusted_proxies", "proxies' IP addresses whose X-Forwarded-For names the client",
+                expected: "an IP address", parse: { $0.contains(".") || $0.contains(":") ? $0 : nil }
+            ) { $0.limits.trustedProxies = $1 },
             Setting(section: "store", key: "map_size_mb", help: "LMDB map size in MiB (the largest the store may grow)")
             {
                 c, v throws(ConfigurationError) in c.mapSizeMB = try int(v, "store.map_size_mb", 1...(1 << 24))
@@ -277,7 +298,6 @@ struct Configuration {
         var names: [String] = []
         if host != other.host || port != other.port { names.append("server.listen") }
         if dataDirectory != other.dataDirectory { names.append("server.data") }
-        if logLevel != other.logLevel { names.append("server.log_level") }
         if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter { names.append("store") }
         if info != other.info { names.append("relay") }
         if limits != other.limits { names.append("limits") }

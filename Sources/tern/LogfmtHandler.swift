@@ -4,15 +4,22 @@ import Logging
     import Glibc
 #endif
 
-/// Structured log lines on standard error, in logfmt: `ts=… level=… msg="…" key=value …`.
+/// Structured log lines in logfmt, `ts=… level=… msg="…" key=value …`, on standard error or
+/// the log file, each module at its level (`LogSettings`).
 struct LogfmtHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level
     let label: String
+    let settings: LogSettings
 
-    init(label: String, level: Logger.Level) {
+    init(label: String, settings: LogSettings) {
         self.label = label
-        self.logLevel = level
+        self.settings = settings
+    }
+
+    /// What the logger lets through: the lowest level of any module; `log` filters by module.
+    var logLevel: Logger.Level {
+        get { settings.lowest }
+        set {}
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -21,6 +28,8 @@ struct LogfmtHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
+        let module = event.metadata?["module"]?.description ?? metadata["module"]?.description ?? label
+        guard event.level >= settings.level(for: module) else { return }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let millis = now.tv_nsec / 1_000_000
@@ -31,7 +40,7 @@ struct LogfmtHandler: LogHandler {
             line += " \(key)=\(Self.quote(value.description))"
         }
         line += "\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        settings.write(line)
     }
 
     static func quote(_ s: String) -> String {

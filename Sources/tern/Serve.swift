@@ -52,15 +52,24 @@ struct Serve: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { LogfmtHandler(label: $0, level: level) }
+        let logSettings: LogSettings
+        do {
+            logSettings = try LogSettings(
+                level: Logger.Level(rawValue: configuration.logLevel) ?? .info, modules: configuration.logLevels,
+                path: configuration.logFile)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        LoggingSystem.bootstrap { LogfmtHandler(label: $0, settings: logSettings) }
         let logger = Logger(label: "tern")
+        var storeLogger = logger
+        storeLogger[metadataKey: "module"] = "store"
 
         let clock: UnixClock = { Int64(time(nil)) }
         let store: EventStore
         do {
             store = try EventStore(
-                path: configuration.dataDirectory, options: configuration.storeOptions, logger: logger)
+                path: configuration.dataDirectory, options: configuration.storeOptions, logger: storeLogger)
         } catch {
             logger.critical(
                 "cannot open store", metadata: ["path": "\(configuration.dataDirectory)", "error": "\(error)"])
@@ -99,7 +108,7 @@ struct Serve: ParsableCommand {
         }
         signal(SIGHUP, SIG_IGN)
         let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hangUp.setEventHandler { reload(relay, running: configuration, logger: logger) }
+        hangUp.setEventHandler { reload(relay, running: configuration, logs: logSettings, logger: logger) }
         hangUp.resume()
         sources.append(hangUp)
         stop.wait()
@@ -123,17 +132,25 @@ struct Serve: ParsableCommand {
         return (RelayMetrics(factory: factory), { registry.emitToBuffer() })
     }
 
-    /// SIGHUP: reads the settings again and puts the new policy in force, without dropping a
-    /// connection. A file that does not read or does not check keeps the old policy, and the
-    /// log says why. Settings that need a restart (addresses, store, limits) are not changed; the
-    /// log names them when they differ.
-    func reload(_ relay: Relay, running: Configuration, logger: Logger) {
+    /// SIGHUP: reads the settings again and puts the new policy and log settings in force
+    /// (the log file is opened again, for logrotate), without dropping a connection. A file that
+    /// does not read or does not check keeps the old settings, and the log says why. Settings
+    /// that need a restart (addresses, store, limits, metrics) are not changed; the log names
+    /// them when they differ.
+    func reload(_ relay: Relay, running: Configuration, logs: LogSettings, logger: Logger) {
         let configuration: Configuration
         do {
             configuration = try loadConfiguration()
         } catch {
             logger.error("reload failed; the policy in force is kept", metadata: ["error": "\(error)"])
             return
+        }
+        do {
+            try logs.reload(
+                level: Logger.Level(rawValue: configuration.logLevel) ?? .info, modules: configuration.logLevels,
+                path: configuration.logFile)
+        } catch {
+            logger.error("log file not reopened; logging on where it was", metadata: ["error": "\(error)"])
         }
         relay.reload(configuration.policy)
         let needRestart = running.differences(from: configuration)

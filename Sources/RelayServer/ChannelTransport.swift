@@ -56,10 +56,14 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// Counts the clients dropped for not reading.
     private let metrics: RelayMetrics?
 
+    /// permessage-deflate, when the client agreed it.
+    private let deflater: MessageDeflater?
+
     init(
         channel: Channel, budget: Int, ledger: OutboundLedger, frameSink: ChannelHandlerContext? = nil,
-        metrics: RelayMetrics? = nil
+        metrics: RelayMetrics? = nil, deflater: MessageDeflater? = nil
     ) {
+        self.deflater = deflater
         self.metrics = metrics
         self.frameSink = frameSink
         self.channel = channel
@@ -204,7 +208,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     /// Writes the header of an unmasked, final text frame (RFC 6455 §5.2) into the headroom
     /// before `buffer`'s payload, and moves the reader index back over it.
-    static func prependTextFrameHeader(_ buffer: inout ByteBuffer) {
+    static func prependTextFrameHeader(_ buffer: inout ByteBuffer, compressed: Bool = false) {
         let length = buffer.readableBytes
         var start = buffer.readerIndex
         if length < 126 {
@@ -219,11 +223,23 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
             buffer.setInteger(UInt8(127), at: start + 1)
             buffer.setInteger(UInt64(length), at: start + 2)
         }
-        buffer.setInteger(UInt8(0x81), at: start)  // FIN, opcode 1 (text)
+        // FIN, RSV1 when compressed (permessage-deflate), opcode 1 (text)
+        buffer.setInteger(UInt8(compressed ? 0xC1 : 0x81), at: start)
         buffer.moveReaderIndex(to: start)
     }
 
-    private func write(_ buffer: ByteBuffer) {
+    private func write(_ payload: ByteBuffer) {
+        var buffer = payload
+        var compressed = false
+        if let deflater, buffer.readableBytes >= deflater.minimumSize {
+            do {
+                buffer = try deflater.compress(&buffer, headroom: Self.frameHeadroom, allocator: channel.allocator)
+                compressed = true
+            } catch {
+                // The compressor's state is unknown: the client's would no longer match it.
+                return close(code: .unexpectedServerError, reason: "compression failed")
+            }
+        }
         // The bytes NIO holds for this channel that the kernel has not taken: a client that does
         // not read lets them pile up; past the budget it is dropped at once.
         let queued = backlog + buffer.readableBytes
@@ -232,10 +248,10 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         accounted = queued
         if let frameSink, buffer.readerIndex >= Self.frameHeadroom {
             var frame = buffer
-            Self.prependTextFrameHeader(&frame)
+            Self.prependTextFrameHeader(&frame, compressed: compressed)
             frameSink.write(NIOAny(frame), promise: nil)
         } else {
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+            channel.write(WebSocketFrame(fin: true, rsv1: compressed, opcode: .text, data: buffer), promise: nil)
         }
         switch output {
         case .batch:

@@ -20,6 +20,9 @@ public final class RelayServer: Sendable {
     private let sampler = NIOLockedValueBox<RepeatedTask?>(nil)
     private let stopped = Atomic<Bool>(false)
     private let history: StatusHistory
+    /// permessage-deflate: the settings, the loops' shared zlib streams, the compressed
+    /// connections' count.
+    private let compression: CompressionPool
     private let logger: Logger
     /// The metrics backend's text (Prometheus'), when the operator wants `/metrics`.
     private let metricsText: (@Sendable () -> [UInt8])?
@@ -30,8 +33,9 @@ public final class RelayServer: Sendable {
     /// `metricsOnRelayPort` serves them at `/metrics` on the relay's port too.
     public init(
         relay: Relay, threads: Int = System.coreCount, metricsText: (@Sendable () -> [UInt8])? = nil,
-        metricsOnRelayPort: Bool = true
+        metricsOnRelayPort: Bool = true, compression: CompressionSettings = CompressionSettings()
     ) {
+        self.compression = CompressionPool(settings: compression)
         self.relay = relay
         var logger = relay.logger
         logger[metadataKey: "module"] = "server"
@@ -52,6 +56,7 @@ public final class RelayServer: Sendable {
         let registry = registry
         let ledger = ledger
         let limits = relay.limits
+        let compression = compression
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -63,12 +68,25 @@ public final class RelayServer: Sendable {
                     let sync = channel.pipeline.syncOperations
                     let http = HTTPHandler(relay: relay, routes: routes(metricsOnly: false))
                     let httpOnLoop = NIOLoopBound(http, eventLoop: channel.eventLoop)
+                    // What permessage-deflate this connection agreed, between the two closures.
+                    let agreed = NIOLoopBoundBox<DeflateParameters?>(nil, eventLoop: channel.eventLoop)
                     let upgrader = NIOWebSocketServerUpgrader(
                         maxFrameSize: limits.maxMessageLength,
                         automaticErrorHandling: false,
                         shouldUpgrade: { channel, head in
                             let path = head.uri.split(separator: "?", maxSplits: 1).first ?? "/"
-                            return channel.eventLoop.makeSucceededFuture(path == "/" ? HTTPHeaders() : nil)
+                            guard path == "/" else { return channel.eventLoop.makeSucceededFuture(nil) }
+                            var headers = HTTPHeaders()
+                            if compression.settings.enabled,
+                                let parameters = DeflateParameters.negotiate(
+                                    head.headers, settings: compression.settings),
+                                compression.admit()
+                            {
+                                agreed.value = parameters
+                                headers.add(name: "Sec-WebSocket-Extensions", value: parameters.responseHeader)
+                                channel.closeFuture.whenComplete { _ in compression.release() }
+                            }
+                            return channel.eventLoop.makeSucceededFuture(headers)
                         },
                         upgradePipelineHandler: { channel, head in
                             let address = Self.clientAddress(
@@ -76,6 +94,14 @@ public final class RelayServer: Sendable {
                                 trusted: limits.trustedProxies)
                             return channel.eventLoop.makeCompletedFuture {
                                 let sync = channel.pipeline.syncOperations
+                                var deflater: MessageDeflater?
+                                if let parameters = agreed.value {
+                                    deflater = try compression.deflater(for: parameters, on: channel.eventLoop)
+                                    try sync.addHandler(
+                                        MessageInflater(
+                                            inflater: try compression.inflater(on: channel.eventLoop),
+                                            maxMessageLength: limits.maxMessageLength))
+                                }
                                 try sync.addHandler(
                                     NIOWebSocketFrameAggregator(
                                         minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
@@ -83,7 +109,7 @@ public final class RelayServer: Sendable {
                                 try sync.addHandler(
                                     WebSocketHandler(
                                         relay: relay, connectionID: connectionID, registry: registry, ledger: ledger,
-                                        address: address))
+                                        address: address, deflater: deflater))
                             }
                         })
                     try sync.addHandler(IdleStateHandler(readTimeout: .seconds(limits.pingInterval)))
@@ -173,6 +199,9 @@ public final class RelayServer: Sendable {
     }
 
     public var connectionCount: Int { registry.count }
+
+    /// Connections that agreed permessage-deflate.
+    public var compressedConnectionCount: Int { compression.compressedConnections }
 
     /// Succeeds once no WebSocket connection is open (its resources freed); fails with
     /// `ConnectionsStillOpen` when that takes longer than `timeout`.

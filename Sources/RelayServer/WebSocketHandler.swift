@@ -23,7 +23,14 @@ final class WebSocketHandler: ChannelInboundHandler {
     /// The client's IP address (the proxy's client's, behind a trusted proxy).
     private let address: String
 
-    init(relay: Relay, connectionID: UInt64, registry: ConnectionRegistry, ledger: OutboundLedger, address: String) {
+    /// Compresses what this connection sends, when it agreed permessage-deflate.
+    private let deflater: MessageDeflater?
+
+    init(
+        relay: Relay, connectionID: UInt64, registry: ConnectionRegistry, ledger: OutboundLedger, address: String,
+        deflater: MessageDeflater? = nil
+    ) {
+        self.deflater = deflater
         self.address = address
         self.relay = relay
         self.connectionID = connectionID
@@ -35,7 +42,7 @@ final class WebSocketHandler: ChannelInboundHandler {
         let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         let transport = ChannelTransport(
             channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: encoder,
-            metrics: relay.metrics)
+            metrics: relay.metrics, deflater: deflater)
         let refusal: String
         var code = 1013
         switch relay.authorization.snapshot.isBlocked(address)

@@ -2,6 +2,7 @@ import Logging
 import NostrCore
 import NostrStore
 import RelayCore
+import RelayServer
 
 /// Everything `tern serve` can be told. Sources, lowest to highest precedence: built-in
 /// defaults, the TOML file, `TERN_*` environment variables, command-line flags.
@@ -21,6 +22,8 @@ struct Configuration {
     /// Prometheus metrics at `/metrics`: on the relay's port, or only on `metricsListen`.
     var metricsEnabled = true
     var metricsListen: (host: String, port: Int)?
+    /// WebSocket permessage-deflate.
+    var compression = CompressionSettings()
 
     /// One setting: its TOML section and key (the env var is TERN_SECTION_KEY) and how to set it.
     struct Setting: Sendable {
@@ -136,6 +139,13 @@ struct Configuration {
             },
             number("plugin", "queue_depth", 1...1_000_000) { $0.policy.plugin.queueDepth = $1 },
             flag("metrics", "enabled") { $0.metricsEnabled = $1 },
+            flag("compression", "enabled") { $0.compression.enabled = $1 },
+            number("compression", "window_bits", 9...15) { $0.compression.windowBits = $1 },
+            number("compression", "memory_level", 1...9) { $0.compression.memoryLevel = $1 },
+            number("compression", "level", 1...9) { $0.compression.level = $1 },
+            flag("compression", "context_takeover") { $0.compression.contextTakeover = $1 },
+            number("compression", "max_connections", 0...1_000_000) { $0.compression.maxConnections = $1 },
+            number("compression", "min_size", 0...(16 << 20)) { $0.compression.minimumSize = $1 },
             Setting(
                 section: "metrics", key: "listen",
                 help: "HOST:PORT serving /metrics alone (e.g. 127.0.0.1:9477); empty: /metrics on the relay's port"
@@ -301,6 +311,7 @@ struct Configuration {
         if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter { names.append("store") }
         if info != other.info { names.append("relay") }
         if limits != other.limits { names.append("limits") }
+        if compression != other.compression { names.append("compression") }
         if metricsEnabled != other.metricsEnabled || metricsListen?.host != other.metricsListen?.host
             || metricsListen?.port != other.metricsListen?.port
         {

@@ -81,7 +81,8 @@ struct Serve: ParsableCommand {
             clock: clock, logger: logger, metrics: metrics)
         relay.start()
         let server = RelayServer(
-            relay: relay, metricsText: metricsText, metricsOnRelayPort: configuration.metricsListen == nil)
+            relay: relay, metricsText: metricsText, metricsOnRelayPort: configuration.metricsListen == nil,
+            compression: configuration.compression)
         do {
             try server.start(host: configuration.host, port: configuration.port)
             if configuration.metricsEnabled, let listen = configuration.metricsListen {

@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -32,8 +33,11 @@ final class TestClient: @unchecked Sendable {
 
     /// `receiveBuffer` fixes SO_RCVBUF (turning off the kernel's autotuning), for clients that
     /// are meant to stop reading.
+    /// `extensions`: a `Sec-WebSocket-Extensions` offer (permessage-deflate); what the relay
+    /// agreed is in `agreedExtensions`, and compressed messages are inflated as they come.
     static func connect(
-        port: Int, group: EventLoopGroup, path: String = "/", maxFrameSize: Int = 1 << 24, receiveBuffer: Int? = nil
+        port: Int, group: EventLoopGroup, path: String = "/", maxFrameSize: Int = 1 << 24, receiveBuffer: Int? = nil,
+        extensions: String? = nil
     ) async throws -> TestClient {
         let mailbox = Mailbox()
         let upgraded = group.next().makePromise(of: Void.self)
@@ -47,8 +51,13 @@ final class TestClient: @unchecked Sendable {
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(
                     maxFrameSize: maxFrameSize, automaticErrorHandling: false,
-                    upgradePipelineHandler: { channel, _ in
-                        channel.eventLoop.makeCompletedFuture {
+                    upgradePipelineHandler: { channel, response in
+                        if let agreed = response.headers["sec-websocket-extensions"].first {
+                            mailbox.agreedExtensions = agreed
+                            mailbox.inflater = try? ZlibDecompressor(algorithm: .deflate, windowSize: 15)
+                            mailbox.resetEachMessage = agreed.contains("server_no_context_takeover")
+                        }
+                        return channel.eventLoop.makeCompletedFuture {
                             let sync = channel.pipeline.syncOperations
                             sync.removeHandler(try sync.handler(type: UpgradeRequester.self), promise: nil)
                             try sync.addHandler(Collector(mailbox: mailbox))
@@ -59,7 +68,7 @@ final class TestClient: @unchecked Sendable {
                     leftOverBytesStrategy: .forwardBytes,
                     withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                 ).flatMap {
-                    channel.pipeline.addHandler(UpgradeRequester(path: path, failed: upgraded))
+                    channel.pipeline.addHandler(UpgradeRequester(path: path, failed: upgraded, extensions: extensions))
                 }
             }
         let channel = try await bootstrap.connect(host: "127.0.0.1", port: port).get()
@@ -79,11 +88,49 @@ final class TestClient: @unchecked Sendable {
         try await channel.eventLoop.submit { self.mailbox.onText = { log.append(name, $0) } }.get()
     }
 
-    func sendFrame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true) {
+    func sendFrame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, rsv1: Bool = false) {
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: buffer)
+        let frame = WebSocketFrame(fin: fin, rsv1: rsv1, opcode: opcode, maskKey: .random(), data: buffer)
         channel.writeAndFlush(frame, promise: nil)
+    }
+
+    /// `text` deflated as permessage-deflate sends it (raw deflate, sync flush, tail left off), in
+    /// a frame with RSV1; `fragments` > 1 splits it over continuation frames.
+    func sendCompressed(_ text: String, fragments: Int = 1) throws {
+        let bytes = try Self.deflate(Array(text.utf8))
+        let size = max(1, (bytes.count + fragments - 1) / fragments)
+        var offset = 0
+        var first = true
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + size)
+            sendFrame(first ? .text : .continuation, Array(bytes[offset..<end]), fin: end == bytes.count, rsv1: first)
+            first = false
+            offset = end
+        }
+    }
+
+    static func deflate(_ bytes: [UInt8]) throws -> [UInt8] {
+        let compressor = try ZlibCompressor(algorithm: .deflate)
+        var input = ByteBuffer(bytes: bytes)
+        var output = ByteBuffer()
+        output.reserveCapacity(compressor.maxSize(from: input))
+        try compressor.deflate(from: &input, to: &output, flush: .sync)
+        return Array(output.readableBytesView.dropLast(4))
+    }
+
+    /// What the relay agreed to (its `Sec-WebSocket-Extensions`), and the compressed and wire
+    /// bytes of what it sent.
+    var agreedExtensions: String? { mailbox.agreedExtensions }
+    var received: (frames: Int, compressedFrames: Int, payloadBytes: Int, inflatedBytes: Int) {
+        get async throws {
+            try await channel.eventLoop.submit {
+                (
+                    self.mailbox.frames, self.mailbox.compressedFrames, self.mailbox.payloadBytes,
+                    self.mailbox.inflatedBytes
+                )
+            }.get()
+        }
     }
 
     /// The next frame, or TimedOut after `seconds`.
@@ -152,6 +199,13 @@ final class TestClient: @unchecked Sendable {
         var loop: EventLoop?
         var closeReason: String?
         var onText: ((String) -> Void)?
+        var agreedExtensions: String?
+        var inflater: ZlibDecompressor?
+        var resetEachMessage = true
+        var frames = 0
+        var compressedFrames = 0
+        var payloadBytes = 0
+        var inflatedBytes = 0
         private var buffered: [Received] = []
         private var waiter: (EventLoopPromise<Received>, Scheduled<Void>)?
 
@@ -186,6 +240,24 @@ final class TestClient: @unchecked Sendable {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
             var data = frame.unmaskedData
+            mailbox.frames += 1
+            mailbox.payloadBytes += data.readableBytes
+            if frame.rsv1 {
+                // permessage-deflate: the relay sends each message in one frame.
+                mailbox.compressedFrames += 1
+                guard let inflater = mailbox.inflater, frame.fin else { return mailbox.push(.binary) }
+                data.writeBytes([0x00, 0x00, 0xFF, 0xFF])
+                var out = ByteBuffer()
+                out.reserveCapacity(1 << 24)
+                do {
+                    if mailbox.resetEachMessage { try inflater.reset() }
+                    try inflater.inflate(from: &data, to: &out)
+                } catch {
+                    return mailbox.push(.binary)  // not what the test expects: fails it
+                }
+                mailbox.inflatedBytes += out.readableBytes
+                data = out
+            }
             switch frame.opcode {
             case .text:
                 let text = data.readString(length: data.readableBytes) ?? ""
@@ -217,14 +289,17 @@ final class TestClient: @unchecked Sendable {
         typealias OutboundOut = HTTPClientRequestPart
         let path: String
         let failed: EventLoopPromise<Void>
-        init(path: String, failed: EventLoopPromise<Void>) {
+        let extensions: String?
+        init(path: String, failed: EventLoopPromise<Void>, extensions: String? = nil) {
             self.path = path
             self.failed = failed
+            self.extensions = extensions
         }
 
         func channelActive(context: ChannelHandlerContext) {
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: "127.0.0.1")
+            if let extensions { headers.add(name: "Sec-WebSocket-Extensions", value: extensions) }
             headers.add(name: "Content-Length", value: "0")
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)

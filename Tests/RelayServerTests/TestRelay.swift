@@ -19,7 +19,8 @@ final class TestRelay: @unchecked Sendable {
 
     init(
         limits: Limits = Limits(), policy: Policy = Policy(), info: RelayInfo = RelayInfo(), path: String? = nil,
-        maxScanPerFilter: Int = StoreOptions().maxScanPerFilter
+        maxScanPerFilter: Int = StoreOptions().maxScanPerFilter,
+        compression: CompressionSettings = CompressionSettings()
     ) throws {
         self.path =
             path ?? FileManager.default.temporaryDirectory.appendingPathComponent("tern-e2e-\(UUID().uuidString)").path
@@ -31,7 +32,7 @@ final class TestRelay: @unchecked Sendable {
             logger: logger)
         let relay = Relay(info: info, limits: limits, policy: policy, storage: store, clock: clock, logger: logger)
         relay.start()
-        server = RelayServer(relay: relay, threads: 2)
+        server = RelayServer(relay: relay, threads: 2, compression: compression)
         port = try server.start(host: "127.0.0.1", port: 0)
     }
 

@@ -108,7 +108,12 @@ let package = Package(
         .target(name: "NostrReference", dependencies: ["NostrCore", "NostrTools"]),
         .executableTarget(
             name: "FuzzRelayInput",
-            dependencies: ["NostrCore", "NostrTools", "RelayCore", "NostrReference"],
+            dependencies: [
+                "NostrCore", "NostrTools", "RelayCore", "RelayServer", "NostrReference",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Fuzz/FuzzRelayInput"
         ),
         .testTarget(name: "NostrCoreTests", dependencies: ["NostrCore", "NostrTools"]),

@@ -1,11 +1,16 @@
+import CompressNIO
+import NIOCore
+import NIOHTTP1
 import NostrCore
 import RelayCore
+import RelayServer
 
 /// The relay's side inputs, from the same bytes: JSON documents (NIP-86 requests, plugin answers,
 /// the stored NIP-86 lists), base64, and a NIP-98 `Authorization` header. Nothing may crash, and
 /// what parses must survive a round trip.
 enum SideInputTarget {
     static let httpAuth = HTTPAuth(relayURL: "", validation: ValidationService(limits: Limits()))
+    nonisolated(unsafe) static let inflater = try! ZlibDecompressor(algorithm: .deflate, windowSize: 15)
 
     static func run(_ bytes: UnsafeBufferPointer<UInt8>) {
         let array = Array(bytes)
@@ -17,6 +22,22 @@ enum SideInputTarget {
         let text = String(decoding: bytes, as: UTF8.self)
         if let decoded = Base64.decode(text) {
             guard Base64.decode(Base64.encode(decoded)) == decoded else { fatalError("base64 round trip: \(text)") }
+        }
+        // An import's line: what reads as an event writes back as the same event.
+        if case .success(let event) = EventReader.read(bytes) {
+            guard case .success(let again) = event.jsonBytes.withUnsafeBufferPointer({ EventReader.read($0) }),
+                again.id == event.id, again.content == event.content, again.tags == event.tags
+            else { fatalError("an imported event does not survive a round trip: \(text)") }
+        }
+        // A client's permessage-deflate offer, and a compressed message: bounded whatever it is.
+        _ = DeflateParameters.negotiate(
+            HTTPHeaders([("Sec-WebSocket-Extensions", text)]), settings: CompressionSettings())
+        var compressed = ByteBuffer(bytes: array)
+        if case .success(let out) = MessageInflater.inflate(
+            &compressed, with: inflater, max: 4096, allocator: ByteBufferAllocator()),
+            out.readableBytes > 4096
+        {
+            fatalError("inflated past the limit")
         }
         let request = HTTPAuth.Request(method: "POST", host: "127.0.0.1", authorization: "Nostr " + text, body: array)
         if case .success = httpAuth.verify(request, now: 1_700_000_000) {

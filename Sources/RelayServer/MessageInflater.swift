@@ -7,10 +7,10 @@ import NIOWebSocket
 /// pass as they are. A compressed message is bounded twice: its compressed fragments together,
 /// and what it inflates to (a small message that inflates past the limit, a "zip bomb", is
 /// refused without inflating the rest): both by the relay's maximum message length.
-final class MessageInflater: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
-    typealias InboundOut = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
+public final class MessageInflater: ChannelInboundHandler {
+    public typealias InboundIn = WebSocketFrame
+    public typealias InboundOut = WebSocketFrame
+    public typealias OutboundOut = WebSocketFrame
 
     private let inflater: ZlibDecompressor
     private let maxMessageLength: Int
@@ -26,7 +26,7 @@ final class MessageInflater: ChannelInboundHandler {
         self.maxMessageLength = maxMessageLength
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
@@ -58,11 +58,30 @@ final class MessageInflater: ChannelInboundHandler {
     private func finish(_ context: ChannelHandlerContext) {
         guard var compressed = collecting else { return }
         collecting = nil
-        if compressed.readableBytes > maxMessageLength { return fail(context, .messageTooLarge, "message too large") }
-        compressed.writeBytes(Self.tail)
-        // One byte more than allowed: filling it means the message is too large.
-        var out = context.channel.allocator.buffer(
-            capacity: min(maxMessageLength + 1, 4 * compressed.readableBytes + 4096))
+        switch Self.inflate(&compressed, with: inflater, max: maxMessageLength, allocator: context.channel.allocator) {
+        case .success(let out):
+            context.fireChannelRead(wrapInboundOut(WebSocketFrame(fin: true, opcode: opcode, data: out)))
+        case .failure(.tooLarge):
+            fail(context, .messageTooLarge, "message too large once inflated")
+        case .failure(.corrupt):
+            fail(context, .dataInconsistentWithMessage, "the compressed message does not inflate")
+        }
+    }
+
+    public enum InflateFailure: Error {
+        case tooLarge
+        case corrupt
+    }
+
+    /// One message's payload inflated (the sync flush's tail put back first), never past `max`
+    /// bytes: the output grows as needed up to one byte more than allowed, and filling that
+    /// refuses the message without inflating the rest.
+    public static func inflate(
+        _ compressed: inout ByteBuffer, with inflater: ZlibDecompressor, max: Int, allocator: ByteBufferAllocator
+    ) -> Result<ByteBuffer, InflateFailure> {
+        if compressed.readableBytes > max { return .failure(.tooLarge) }
+        compressed.writeBytes(tail)
+        var out = allocator.buffer(capacity: min(max + 1, 4 * compressed.readableBytes + 4096))
         do {
             try inflater.reset()
             while true {
@@ -71,19 +90,16 @@ final class MessageInflater: ChannelInboundHandler {
                     break
                 } catch let error as CompressNIOError where error == .bufferOverflow {
                     // Out of room: grow up to the limit, or refuse.
-                    guard out.capacity <= maxMessageLength else {
-                        return fail(context, .messageTooLarge, "message too large once inflated")
-                    }
-                    out.reserveCapacity(min(maxMessageLength + 1, out.capacity * 2))
+                    guard out.capacity <= max else { return .failure(.tooLarge) }
+                    out.reserveCapacity(min(max + 1, out.capacity * 2))
                 } catch let error as CompressNIOError where error == .inputBufferOverflow {
                     break  // all input used: the message is complete
                 }
             }
         } catch {
-            return fail(context, .dataInconsistentWithMessage, "the compressed message does not inflate")
+            return .failure(.corrupt)
         }
-        if out.readableBytes > maxMessageLength { return fail(context, .messageTooLarge, "message too large") }
-        context.fireChannelRead(wrapInboundOut(WebSocketFrame(fin: true, opcode: opcode, data: out)))
+        return out.readableBytes > max ? .failure(.tooLarge) : .success(out)
     }
 
     /// Closes the connection with `code` (RFC 6455 §7.4); nothing more is read.

@@ -36,13 +36,13 @@ public struct CompressionSettings: Sendable, Equatable {
 }
 
 /// The parameters agreed with one client.
-struct DeflateParameters: Equatable {
+public struct DeflateParameters: Equatable, Sendable {
     /// The window the relay compresses with (≤ what the client allowed).
     let serverWindowBits: Int
     let serverContextTakeover: Bool
 
     /// The `Sec-WebSocket-Extensions` response value.
-    var responseHeader: String {
+    public var responseHeader: String {
         var out = "permessage-deflate; client_no_context_takeover"
         if !serverContextTakeover { out += "; server_no_context_takeover" }
         if serverWindowBits < 15 { out += "; server_max_window_bits=\(serverWindowBits)" }
@@ -51,10 +51,12 @@ struct DeflateParameters: Equatable {
 
     /// The first offer of `permessage-deflate` the relay can accept, in the request's headers;
     /// nil when there is none (the connection runs uncompressed).
-    static func negotiate(_ headers: HTTPHeaders, settings: CompressionSettings) -> DeflateParameters? {
+    public static func negotiate(_ headers: HTTPHeaders, settings: CompressionSettings) -> DeflateParameters? {
         for header in headers["sec-websocket-extensions"] {
             for offer in header.split(separator: ",") {
-                let parts = offer.split(separator: ";").map { $0.filter { $0 != " " && $0 != "\t" } }
+                let parts = offer.split(separator: ";", omittingEmptySubsequences: false).map {
+                    $0.filter { $0 != " " && $0 != "\t" }
+                }
                 guard parts.first?.lowercased() == "permessage-deflate" else { continue }
                 if let agreed = accept(parts.dropFirst(), settings: settings) { return agreed }
             }
@@ -68,8 +70,10 @@ struct DeflateParameters: Equatable {
         var takeover = settings.contextTakeover
         var seen = Set<String>()
         for parameter in parameters {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            let name = pair[0].lowercased()
+            let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            // An empty parameter (`;;`) or one without a name (`=5`): a bad offer.
+            guard let first = pair.first, !first.isEmpty else { return nil }
+            let name = first.lowercased()
             let value = pair.count == 2 ? String(pair[1]).filter { $0 != "\"" } : nil
             guard seen.insert(name).inserted else { return nil }  // a parameter twice: a bad offer
             switch name {

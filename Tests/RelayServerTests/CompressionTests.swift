@@ -156,6 +156,11 @@ final class CompressionTests: XCTestCase {
         XCTAssertNil(offer("permessage-deflate; server_no_context_takeover; server_no_context_takeover"))
         XCTAssertNil(offer("permessage-deflate; server_no_context_takeover=1"))
         XCTAssertNil(offer("x-webkit-deflate-frame"))
+        // Found by the fuzzer: a parameter without a name once crashed the negotiation.
+        XCTAssertNil(offer("permessage-deflate; ="))
+        XCTAssertNil(offer("permessage-deflate;;"))
+        XCTAssertNil(offer("permessage-deflate; =15"))
+        XCTAssertNil(offer("permessage-deflate; server_max_window_bits="))
         XCTAssertNotNil(offer("permessage-deflate; client_max_window_bits=10; client_no_context_takeover"))
         var off = CompressionSettings()
         off.contextTakeover = true

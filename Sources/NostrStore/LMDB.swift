@@ -124,20 +124,17 @@ struct LMDBTransaction {
 
     /// The last key of a database, if it has any.
     func lastKey(_ dbi: MDB_dbi) throws -> [UInt8]? {
-        var cursor: OpaquePointer?
-        try check(mdb_cursor_open(handle, dbi, &cursor))
-        defer { mdb_cursor_close(cursor) }
-        var k = MDB_val()
-        var v = MDB_val()
-        let rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
-        if rc == MDB_NOTFOUND { return nil }
-        try check(rc)
-        return Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
+        try withLastKey(dbi) { Array($0) }
     }
 
     /// The last key of a database read as a big-endian 8-byte number (serials), without
     /// copying it; nil when the database is empty or its last key is not 8 bytes.
     func lastSerial(_ dbi: MDB_dbi) throws -> UInt64? {
+        try withLastKey(dbi) { $0.count == 8 ? IndexKeys.readUInt64($0, at: 0) : nil } ?? nil
+    }
+
+    /// Calls `body` with the last key of a database (valid during the call), if it has any.
+    private func withLastKey<R>(_ dbi: MDB_dbi, _ body: (UnsafeRawBufferPointer) -> R) throws -> R? {
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(handle, dbi, &cursor))
         defer { mdb_cursor_close(cursor) }
@@ -146,8 +143,7 @@ struct LMDBTransaction {
         let rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc)
-        guard k.mv_size == 8 else { return nil }
-        return IndexKeys.readUInt64(UnsafeRawBufferPointer(start: k.mv_data, count: 8), at: 0)
+        return body(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
     }
 
     func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8]) throws {

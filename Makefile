@@ -1,8 +1,9 @@
 # tern: `make run` starts the relay, `make test` runs every test. Both install what is missing.
 SWIFT ?= swift
 APT_PACKAGES := libsecp256k1-dev liblmdb-dev libssl-dev zlib1g-dev pkg-config
-## What only the tests need: the browser the status page is tested in.
-TEST_APT_PACKAGES := chromium
+## What only the tests need: the browser the status page is tested in, and systemd-analyze,
+## which checks the unit `make install` installs.
+TEST_APT_PACKAGES := chromium systemd
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data

@@ -78,6 +78,16 @@ extension Filter {
         tags.isEmpty && matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
     }
 
+    /// Whether an event's stored JSON passes the filter (`limit` aside), with its head: read
+    /// from the head and the tags array where that can be done, decoded only where it cannot.
+    /// Nil when the bytes are not an event.
+    public func matches(storedJSON json: UnsafeBufferPointer<UInt8>) -> (head: EventHead, matches: Bool)? {
+        guard let head = EventHead.decode(json: json) else { return nil }
+        if let matches = matches(head, tags: UnsafeBufferPointer(rebasing: json[head.tags])) { return (head, matches) }
+        guard let event = Event.decode(json: json) else { return nil }
+        return (head, matches(event))
+    }
+
     /// Whether an event with this head and this stored tags array (`head.tags` of its JSON)
     /// passes the filter; nil when the tags cannot be read that way (see `matchesTags(json:)`).
     public func matches(_ head: EventHead, tags json: UnsafeBufferPointer<UInt8>) -> Bool? {

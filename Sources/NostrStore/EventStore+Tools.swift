@@ -52,10 +52,10 @@ extension EventStore {
         }
     }
 
-    /// Removes every stored event that `matches` accepts, in write transactions of up to
-    /// `batch` events; returns how many went. Each batch is found in a fresh snapshot, so
+    /// Removes every stored event `filter` matches (its `limit` aside), in write transactions of
+    /// up to `batch` events; returns how many went. Each batch is found in a fresh snapshot, so
     /// events written meanwhile by a running relay are judged too.
-    public func removeAll(batch: Int = 10_000, where matches: (Event) -> Bool) throws -> Int {
+    public func removeAll(matching filter: Filter, batch: Int = 10_000) throws -> Int {
         var removed = 0
         var skipTo: [UInt8] = []
         while true {
@@ -69,7 +69,8 @@ extension EventStore {
                         return false
                     }
                     let serial = IndexKeys.readUInt64(key, at: 8)
-                    if let event = try? load(txn, serial: serial), matches(event) { ids.append(event.id) }
+                    let match = try? withJSON(txn, serial: serial) { filter.matches(storedJSON: $0) }
+                    if let (head, matches) = match ?? nil, matches { ids.append(head.id) }
                     return true
                 }
             }

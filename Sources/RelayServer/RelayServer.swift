@@ -57,6 +57,7 @@ public final class RelayServer: Sendable {
         let ledger = ledger
         let limits = relay.limits
         let compression = compression
+        let httpRoutes = routes(metricsOnly: false)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -66,7 +67,7 @@ public final class RelayServer: Sendable {
                 let connectionID = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    let http = HTTPHandler(relay: relay, routes: routes(metricsOnly: false))
+                    let http = HTTPHandler(relay: relay, routes: httpRoutes)
                     let httpOnLoop = NIOLoopBound(http, eventLoop: channel.eventLoop)
                     // What permessage-deflate this connection agreed, between the two closures.
                     let agreed = NIOLoopBoundBox<DeflateParameters?>(nil, eventLoop: channel.eventLoop)

@@ -41,7 +41,7 @@ struct Delete: ParsableCommand {
             }
             print("deleted \(Progress.grouped(try storage.remove(ids: ids))) events")
         } else {
-            print("deleted \(Progress.grouped(try storage.removeAll(where: selection.matches))) events")
+            print("deleted \(Progress.grouped(try storage.removeAll(matching: selection))) events")
         }
     }
 }

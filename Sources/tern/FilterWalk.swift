@@ -12,10 +12,10 @@ func walk(
     let limit = filter.limit ?? Int.max
     guard limit > 0, !filter.matchesNothing else { return 0 }
     try store.forEachEvent(oldestFirst: oldestFirst) { json in
-        guard let event = Event.decode(json: json) else { return true }
-        if !oldestFirst, let since = filter.since, event.createdAt < since { return false }
-        if oldestFirst, let until = filter.until, event.createdAt > until { return false }
-        guard filter.matches(event) else { return true }
+        guard let (head, matches) = filter.matches(storedJSON: json) else { return true }
+        if !oldestFirst, let since = filter.since, head.createdAt < since { return false }
+        if oldestFirst, let until = filter.until, head.createdAt > until { return false }
+        guard matches else { return true }
         try body(json)
         matched += 1
         return matched < limit

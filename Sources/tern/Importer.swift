@@ -79,6 +79,7 @@ final class Importer: Sendable {
         let committed = CommitTally()
         var buffer: [UInt8] = []
         buffer.reserveCapacity(chunk)
+        var block = [UInt8](repeating: 0, count: 1 << 20)  // what each read(2) lands in
         var bytesRead = 0
         var lineNumber = 0
         var reported = 0
@@ -90,7 +91,7 @@ final class Importer: Sendable {
         while !atEOF && committed.failure == nil {
             // Fill the buffer to `chunk` bytes (more when one line is longer).
             let want = max(chunk, buffer.count + 65536)
-            let n = Self.fill(&buffer, upTo: want, from: fd)
+            let n = Self.fill(&buffer, upTo: want, from: fd, through: &block)
             if n < 0 {
                 summary.failure = "read error: \(String(cString: strerror(errno)))"
                 break
@@ -220,9 +221,8 @@ final class Importer: Sendable {
 
     /// Appends up to `limit - buffer.count` bytes read from `fd`; returns the count (0 at the
     /// end, -1 on an error).
-    static func fill(_ buffer: inout [UInt8], upTo limit: Int, from fd: Int32) -> Int {
+    static func fill(_ buffer: inout [UInt8], upTo limit: Int, from fd: Int32, through block: inout [UInt8]) -> Int {
         var total = 0
-        var block = [UInt8](repeating: 0, count: 1 << 20)
         while buffer.count < limit {
             let want = min(block.count, limit - buffer.count)
             let n = block.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }

@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -18,16 +19,23 @@ final class LogSettings: Sendable {
     }
 
     private let state: NIOLockedValueBox<State>
+    /// `lowest`'s position in `Logger.Level.allCases`, kept apart: every log call reads it.
+    private let lowestIndex: Synchronization.Atomic<Int>
 
     init(level: Logger.Level, modules: [String: Logger.Level], path: String?) throws {
         let fd = try Self.open(path)
         state = NIOLockedValueBox(State(level: level, modules: modules, path: path, fd: fd))
+        lowestIndex = Synchronization.Atomic(Self.index(of: Self.lowest(level, modules)))
     }
 
     /// The lowest level any module logs at: loggers let through what some module wants.
-    var lowest: Logger.Level {
-        state.withLockedValue { s in s.modules.values.reduce(s.level) { min($0, $1) } }
+    var lowest: Logger.Level { Logger.Level.allCases[lowestIndex.load(ordering: .relaxed)] }
+
+    private static func lowest(_ level: Logger.Level, _ modules: [String: Logger.Level]) -> Logger.Level {
+        modules.values.reduce(level) { min($0, $1) }
     }
+
+    private static func index(of level: Logger.Level) -> Int { Logger.Level.allCases.firstIndex(of: level) ?? 0 }
 
     func level(for module: String) -> Logger.Level {
         state.withLockedValue { $0.modules[module] ?? $0.level }
@@ -41,6 +49,7 @@ final class LogSettings: Sendable {
             s = State(level: level, modules: modules, path: path, fd: fd)
             return old
         }
+        lowestIndex.store(Self.index(of: Self.lowest(level, modules)), ordering: .relaxed)
         if old != 2 { close(old) }
     }
 

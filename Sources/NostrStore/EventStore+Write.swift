@@ -13,6 +13,7 @@ extension EventStore {
                 try refreshWriterState(txn)
                 let t = LMDBWriteTransaction(store: self, txn: txn)
                 for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
+                try indexBatch.flush(into: txn)
                 return txn.id
             }
             for _ in writes { sequences.append(sequence) }
@@ -34,7 +35,9 @@ extension EventStore {
         do {
             return try env.write { txn in
                 try refreshWriterState(txn)
-                return (try WriteRules.apply(write, in: LMDBWriteTransaction(store: self, txn: txn)), txn.id)
+                let outcome = try WriteRules.apply(write, in: LMDBWriteTransaction(store: self, txn: txn))
+                try indexBatch.flush(into: txn)
+                return (outcome, txn.id)
             }
         } catch let error as LMDBError {
             nextSerial = firstSerial
@@ -109,6 +112,14 @@ struct LMDBWriteTransaction: StorageTransaction {
     let txn: LMDBTransaction
     var dbs: Databases { store.dbs }
 
+    /// One per write transaction: nothing of an earlier (perhaps aborted) one waits in the
+    /// store's index batch.
+    init(store: EventStore, txn: LMDBTransaction) {
+        self.store = store
+        self.txn = txn
+        store.indexBatch.reset()
+    }
+
     func contains(id: Bytes32) throws -> Bool { try txn.contains(dbs.ids, id) }
 
     func event(id: Bytes32) throws -> Event? {
@@ -135,8 +146,10 @@ struct LMDBWriteTransaction: StorageTransaction {
         if case .replace(let address) = write.action {
             try txn.put(dbs.address, IndexKeys.address(address), IndexKeys.id(event.id))
         }
-        try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &store.scratch) { dbi, key in
-            try key.withUnsafeBytes { try txn.put(dbi, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        // Put in key order when the transaction ends (`IndexBatch`).
+        let store = store
+        IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &store.scratch) { dbi, key in
+            store.indexBatch.add(dbi, key, serial: serial)
         }
     }
 
@@ -150,9 +163,14 @@ struct LMDBWriteTransaction: StorageTransaction {
         let idKey = IndexKeys.id(event.id)
         try txn.delete(dbs.events, IndexKeys.serial(serial))
         try txn.delete(dbs.ids, idKey)
-        var scratch: [UInt8] = []
-        try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, key in
-            try txn.delete(dbi, key)
+        if store.indexBatch.holds(serial: serial) {
+            // Inserted by this transaction: its index entries have not been put yet.
+            store.indexBatch.drop(serial: serial)
+        } else {
+            var scratch: [UInt8] = []
+            try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, key in
+                try txn.delete(dbi, key)
+            }
         }
         if event.kindClass == .replaceable || event.kindClass == .addressable {
             let address = IndexKeys.address(Address(of: event))
@@ -204,6 +222,7 @@ struct LMDBWriteTransaction: StorageTransaction {
     }
 
     func events(by author: Bytes32, upTo: Int64) throws -> [Event] {
+        try store.indexBatch.flush(into: txn)  // the author index must hold this batch's events
         var prefix = IndexKeys.authorPrefix(author)
         let start = prefix.count
         IndexKeys.append(IndexKeys.inverted(upTo), to: &prefix)
@@ -211,6 +230,7 @@ struct LMDBWriteTransaction: StorageTransaction {
     }
 
     func giftWraps(to pubkey: Bytes32) throws -> [Event] {
+        try store.indexBatch.flush(into: txn)  // the tag index must hold this batch's events
         let prefix = IndexKeys.tagPrefix(UInt8(ascii: "p"), pubkey.hex)
         let value = pubkey.hex
         return try events(in: dbs.tag, from: prefix, prefixLength: prefix.count).filter { event in

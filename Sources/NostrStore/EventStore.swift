@@ -17,6 +17,9 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     var nextSerial: UInt64 = 1
     /// Key-building buffer. Writer thread only.
     var scratch: [UInt8] = []
+    /// The secondary index entries of the current write transaction's new events, put in key
+    /// order at its end. Writer thread only.
+    var indexBatch = IndexBatch()
     /// Whether any request to vanish is recorded: while none is, no write looks one up. Writer
     /// thread only (set at open).
     var anyVanished = false

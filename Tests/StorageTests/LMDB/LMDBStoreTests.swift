@@ -55,4 +55,53 @@ final class LMDBStoreTests: XCTestCase {
         guard case .index(let rareDBI, _) = try t.lmdb.read({ try t.lmdb.plan(rare, $0) }) else { return XCTFail() }
         XCTAssertEqual(rareDBI, t.lmdb.dbs.tag)
     }
+
+    /// Index entries wait in `IndexBatch` until the transaction ends. Events replaced, deleted or
+    /// vanished within the same transaction as their insert must leave no entry behind: one
+    /// transaction for the whole batch must leave exactly the tables that one per event leaves.
+    func testOneTransactionLeavesTheSameIndexesAsOnePerEvent() throws {
+        let bob = random()
+        var events: [Event] = []
+        for i in 0..<60 {
+            let author = i % 3 == 0 ? alice : bob
+            let kind: UInt16 = [1, 0, 3, 30023, 1059, 1][i % 6]
+            var tags: Tags = [["t", "tag\(i % 4)"], ["p", (i % 2 == 0 ? bob : alice).hex]]
+            if kind == 30023 { tags.append(["d", "article\(i % 2)"]) }
+            if i % 7 == 0 { tags.append(["expiration", "1800000000"]) }
+            events.append(makeEvent(id: random(), pubkey: author, createdAt: Int64(100 + i), kind: kind, tags: tags))
+        }
+        // A deletion of a note of this batch, then alice vanishes: in the middle of the batch.
+        events.insert(
+            makeEvent(id: random(), pubkey: bob, createdAt: 500, kind: 5, tags: [["e", events[1].id.hex]]), at: 30)
+        events.insert(
+            makeEvent(id: random(), pubkey: alice, createdAt: 130, kind: 62, tags: [["relay", "ALL_RELAYS"]]), at: 40)
+        events.insert(makeEvent(id: random(), pubkey: alice, createdAt: 120, kind: 1), at: 41)  // refused: vanished
+        let writes = events.map { Write.byKind($0) }
+
+        let together = try TestStore(Backends.lmdb())
+        var outcomes: [WriteOutcome] = []
+        var sequences: [UInt64] = []
+        together.lmdb.commit(writes, outcomes: &outcomes, sequences: &sequences)
+        XCTAssertEqual(Set(sequences).count, 1, "one transaction")
+
+        let oneByOne = try TestStore(Backends.lmdb())
+        var each: [WriteOutcome] = []
+        for write in writes {
+            var o: [WriteOutcome] = []
+            oneByOne.lmdb.commit([write], outcomes: &o, sequences: &sequences)
+            each += o
+        }
+        XCTAssertEqual(outcomes, each)
+        XCTAssertTrue(outcomes.contains(.replaced) && outcomes.contains(.deleted), "\(outcomes)")
+        let a = try together.lmdb.statistics().tables.map { "\($0.name) \($0.entries)" }
+        let b = try oneByOne.lmdb.statistics().tables.map { "\($0.name) \($0.entries)" }
+        XCTAssertEqual(a, b)
+        for filter in [
+            Filter(authors: [alice]), Filter(authors: [bob]), Filter(kinds: [1]), Filter(kinds: [0, 3, 30023]),
+            Filter(tags: [.init(name: UInt8(ascii: "t"), values: ["tag1", "tag2"])]),
+            Filter(tags: [.init(name: UInt8(ascii: "p"), values: [alice.hex])]), Filter(),
+        ] {
+            XCTAssertEqual(try together.query([filter]).map(\.id), try oneByOne.query([filter]).map(\.id), "\(filter)")
+        }
+    }
 }

@@ -64,12 +64,15 @@ struct Bench: ParsableCommand {
     @Option(help: "Seed for the generated keys (default: random, so runs do not collide)")
     var seed: UInt64?
 
+    @Option(help: "verify: threads verifying at once (the unit for a figure that used that many cores)")
+    var parallel: Int = 1
+
     @Flag(help: "Print one JSON object instead of a summary")
     var json = false
 
     func run() throws {
         if scenario == "verify" {
-            let micros = VerifyCost.measure()
+            let micros = VerifyCost.measure(parallel: parallel)
             print("schnorr_verify_us \((micros * 100).rounded() / 100)")
             return
         }

@@ -41,10 +41,37 @@ enum FuzzTarget {
                 head.kind == event.kind,
                 json[head.tags].elementsEqual(tags)
             else { fatalError("EventHead disagrees with the event: \(event.json)") }
-        case .req(_, let filters):
+        case .req(_, let filters), .count(_, let filters):
             for event in events { _ = filters.anyMatches(event) }
-        case .close:
+            if filters.count == 1, let offset = HyperLogLog.offset(for: filters[0]) {
+                var hll = HyperLogLog(offset: offset)
+                for event in events { hll.add(event.pubkey) }
+            }
+        case .negOpen(_, _, let message), .negMsg(_, let message):
+            negentropy(message)
+        case .close, .negClose:
             break
+        }
+        // The bytes themselves as a negentropy message (NIP-77's payload, after the hex).
+        negentropy([Negentropy.protocolVersion] + Array(bytes))
+    }
+
+    /// A server over a fixed set of items answers any message without crashing, within its
+    /// frame size limit, or refuses it.
+    static let reconciliation: NegentropySession = {
+        var rng = SplitMix64(seed: 5)
+        let items = (0..<300).map { i in
+            Negentropy.Item(
+                timestamp: UInt64(1_700_000_000 + i / 4),
+                id: Bytes32(w0: rng.next(), w1: rng.next(), w2: rng.next(), w3: rng.next()))
+        }
+        return NegentropySession(items: items, frameSizeLimit: 4096)
+    }()
+
+    static func negentropy(_ message: [UInt8]) {
+        guard let answer = try? reconciliation.respond(to: message) else { return }
+        guard answer.first == Negentropy.protocolVersion, answer.count <= 4096 else {
+            fatalError("negentropy answer out of bounds: \(answer.count) bytes")
         }
     }
 }

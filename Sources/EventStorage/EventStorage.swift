@@ -20,15 +20,18 @@ public protocol EventStorage: AnyObject, Sendable {
     /// in steps, so a reader can interleave it with others.
     func query(_ filters: [Filter], defaultLimit: Int, now: Int64, scope: ReadScope) throws -> any StorageQuery
 
-    /// How many stored events in `scope` match any of `filters` (NIP-45), within the scan budget.
-    func count(_ filters: [Filter], now: Int64, scope: ReadScope) throws -> Int
+    /// How many stored events in `scope` match any of `filters` (NIP-45), within the scan budget
+    /// (`approximate` when it cut the count short), with NIP-45's HyperLogLog registers over
+    /// them when `hllOffset` is given.
+    func count(_ filters: [Filter], now: Int64, scope: ReadScope, hllOffset: Int?) throws -> CountResult
 
     /// The stored event with this id.
     func event(id: Bytes32) throws -> StoredEvent?
 
-    /// The (created_at, id) items of every stored event matching `filter`, oldest first, ties
-    /// by lowest id (NIP-77), within the scan budget.
-    func items(_ filter: Filter, now: Int64) throws -> [SyncItem]
+    /// The (created_at, id) items of every stored event in `scope` matching `filter` (its limit
+    /// ignored), oldest first, ties by lowest id (NIP-77). Throws `SyncItemsRefused` when there
+    /// are more than `max`, or when the scan budget ends the walk first: a sync needs them all.
+    func items(_ filter: Filter, now: Int64, scope: ReadScope, max: Int) throws -> [SyncItem]
 
     /// Removes the events with these ids and their index entries (an operator's ban); returns
     /// how many were stored. Writer thread only (`EventWriter.perform`).
@@ -51,6 +54,29 @@ public protocol EventStorage: AnyObject, Sendable {
     func checkHealth() -> Bool
 
     func close()
+}
+
+/// NIP-45's answer.
+public struct CountResult: Sendable, Equatable {
+    public var count: Int
+    /// The scan budget ended the count before every candidate was seen.
+    public var approximate: Bool
+    /// The 256 HyperLogLog registers, when asked for.
+    public var hll: HyperLogLog?
+
+    public init(count: Int, approximate: Bool = false, hll: HyperLogLog? = nil) {
+        self.count = count
+        self.approximate = approximate
+        self.hll = hll
+    }
+}
+
+/// Why the items of a sync were not listed.
+public enum SyncItemsRefused: Error, Equatable, Sendable {
+    /// More events match than the relay reconciles at once.
+    case tooMany(max: Int)
+    /// The scan budget ended the walk before it was complete.
+    case scanBudget
 }
 
 /// One REQ's initial query, run in steps. It reads one consistent snapshot from start to end.
@@ -82,8 +108,13 @@ extension EventStorage {
         try query(filters, defaultLimit: defaultLimit, now: now, scope: .everything)
     }
 
-    public func count(_ filters: [Filter], now: Int64) throws -> Int {
-        try count(filters, now: now, scope: .everything)
+    public func count(_ filters: [Filter], now: Int64, scope: ReadScope = .everything) throws -> Int {
+        try count(filters, now: now, scope: scope, hllOffset: nil).count
+    }
+
+    /// Every item matching `filter` (tools and tests).
+    public func items(_ filter: Filter, now: Int64) throws -> [SyncItem] {
+        try items(filter, now: now, scope: .everything, max: .max)
     }
 
     /// The answer to `filters` at once (tools and tests).

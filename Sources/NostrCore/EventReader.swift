@@ -14,7 +14,8 @@ public enum EventReader {
         } catch {
             switch error {
             case .invalidEvent(_, let reason), .malformed(let reason): return .failure(Failure(reason: reason))
-            case .invalidFilter(_, let rejection): return .failure(Failure(reason: rejection.detail))
+            case .invalidFilter(_, let rejection), .invalidNegentropy(_, let rejection):
+                return .failure(Failure(reason: rejection.detail))
             }
         }
         s.skipWhitespace()

@@ -8,21 +8,28 @@ extension EventStore {
         try LMDBQuery(store: self, filters: filters, defaultLimit: defaultLimit, now: now, scope: scope, mode: .events)
     }
 
-    public func count(_ filters: [Filter], now: Int64, scope: ReadScope) throws -> Int {
+    public func count(_ filters: [Filter], now: Int64, scope: ReadScope, hllOffset: Int?) throws -> CountResult {
         let query = try LMDBQuery(
             store: self, filters: filters, defaultLimit: Int.max, now: now, scope: scope, mode: .count)
         defer { query.cancel() }
+        query.hll = hllOffset.map(HyperLogLog.init(offset:))
         while try !query.advance(steps: 1 << 20) {}
-        return query.counted
+        return CountResult(count: query.counted, approximate: query.budgetExhausted, hll: query.hll)
     }
 
-    public func items(_ filter: Filter, now: Int64) throws -> [SyncItem] {
+    public func items(_ filter: Filter, now: Int64, scope: ReadScope, max: Int) throws -> [SyncItem] {
         var filter = filter
         filter.limit = nil
         let query = try LMDBQuery(
-            store: self, filters: [filter], defaultLimit: Int.max, now: now, scope: .everything, mode: .items)
+            store: self, filters: [filter], defaultLimit: Int.max, now: now, scope: scope, mode: .items)
         defer { query.cancel() }
-        while try !query.advance(steps: 1 << 20) {}
+        query.maxItems = max
+        do {
+            while try !query.advance(steps: 1 << 20) {}
+        } catch is ItemsOverflow {
+            throw SyncItemsRefused.tooMany(max: max)
+        }
+        if query.budgetExhausted { throw SyncItemsRefused.scanBudget }
         return query.items.sorted()
     }
 
@@ -130,6 +137,9 @@ extension EventStore {
     }
 }
 
+/// An items walk found more than its caller takes.
+struct ItemsOverflow: Error {}
+
 /// One query on LMDB, run in steps over one read transaction (its snapshot), so the relay's
 /// readers can interleave it with others. Each filter is planned when its turn comes and
 /// walked prefix by prefix from `until` down to `since`; its matches are sorted newest first
@@ -150,6 +160,12 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     private(set) var results: [StoredEvent] = []
     private(set) var counted = 0
     private(set) var items: [SyncItem] = []
+    /// Count mode: NIP-45's registers, fed with each counted event's pubkey.
+    var hll: HyperLogLog?
+    /// Items mode: past this many, the walk stops (the caller refuses the sync).
+    var maxItems = Int.max
+    /// Some filter's scan budget ran out before its walk was complete.
+    private(set) var budgetExhausted = false
     /// Ids already in the answer, when several filters may find the same event.
     private var seen: Set<Bytes32> = []
     private var filterIndex = 0
@@ -265,9 +281,13 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
             guard
                 let event = try store.candidate(
                     txn, serial, filter, now: now, scope: scope,
-                    { head, _ in StoredEvent(id: head.id, createdAt: head.createdAt, json: []) })
+                    { head, _ in
+                        hll?.add(head.pubkey)  // a max per register: an event counted twice adds nothing
+                        return StoredEvent(id: head.id, createdAt: head.createdAt, json: [])
+                    })
             else { return false }
             found.append(event)
+            if mode == .items && found.count > maxItems { throw ItemsOverflow() }
         }
         return true
     }
@@ -300,12 +320,16 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                 }
                 steps -= 1
                 let key = try s.cursor!.key()
-                guard key.count == prefix.count + IndexKeys.suffixLength, s.budget > 0,
-                    IndexKeys.hasPrefix(key, prefix)
-                else { break }
+                guard key.count == prefix.count + IndexKeys.suffixLength, IndexKeys.hasPrefix(key, prefix) else {
+                    break
+                }
                 let inverted = IndexKeys.readUInt64(key, at: prefix.count)
                 if inverted > s.lower || inverted > s.cutoff { break }
                 if let boundary = s.boundary, inverted != boundary { break }
+                guard s.budget > 0 else {
+                    budgetExhausted = true
+                    break
+                }
                 s.budget -= 1
                 let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
                 if !s.dedupe || s.serials.insert(serial).inserted {

@@ -52,6 +52,17 @@ public struct Limits: Sendable, Equatable {
     /// Proxies (their IP addresses) whose `X-Forwarded-For` names the client: per-address limits
     /// and bans then apply to the client, not to the proxy.
     public var trustedProxies: [String] = []
+    /// NIP-77: negentropy reconciliations one connection may have open at once.
+    public var maxNegentropySessions = 8
+    /// NIP-77: events one reconciliation may cover (each holds 40 bytes while it is open);
+    /// past it, NEG-OPEN gets `NEG-ERR blocked:`.
+    public var maxSyncEvents = 500_000
+    /// NIP-77: the longest negentropy message the relay writes, in bytes before hex (the
+    /// NEG-MSG is about twice as long).
+    public var negentropyFrameSize = 250_000
+    /// NIP-77: seconds a reconciliation may wait for the client's next message before the relay
+    /// closes it with `NEG-ERR closed:`.
+    public var negentropyIdleTimeout: Int64 = 60
 
     public init() {}
 }

@@ -13,7 +13,7 @@ public struct RelayInfo: Sendable, Equatable {
     public var software: String?
     public static let version = "0.1.0"
     /// Exactly the NIPs implemented.
-    public static let supportedNIPs = [1, 9, 11, 13, 40, 42, 62, 70, 86]
+    public static let supportedNIPs = [1, 9, 11, 13, 40, 42, 45, 62, 70, 77, 86]
 
     public init() {}
 
@@ -46,6 +46,10 @@ public struct RelayInfo: Sendable, Equatable {
         // Not NIP-11 fields (clients ignore what they do not know): how REQs are read.
         l.raw("reader_threads", "\(limits.readerThreads)")
         l.raw("reader_queue_depth", "\(limits.readerQueueDepth)")
+        // NIP-77: the bounds of negentropy sessions.
+        l.raw("max_negentropy_sessions", "\(limits.maxNegentropySessions)")
+        l.raw("max_sync_events", "\(limits.maxSyncEvents)")
+        l.raw("negentropy_frame_size", "\(limits.negentropyFrameSize)")
         o.raw("limitation", l.finish())
         return Array(o.finish().utf8)
     }

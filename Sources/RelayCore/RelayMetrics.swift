@@ -15,14 +15,18 @@ import Synchronization
 public final class RelayMetrics: Sendable {
     /// Client message verbs (NIP-01, NIP-42, NIP-45, NIP-77), and `invalid` for what does not parse.
     public enum Inbound: Int, CaseIterable, Sendable {
-        case event, req, close, auth, invalid
-        var label: String { ["EVENT", "REQ", "CLOSE", "AUTH", "invalid"][rawValue] }
+        case event, req, close, auth, invalid, count, negOpen, negMsg, negClose
+        var label: String {
+            ["EVENT", "REQ", "CLOSE", "AUTH", "invalid", "COUNT", "NEG-OPEN", "NEG-MSG", "NEG-CLOSE"][rawValue]
+        }
     }
 
     /// Relay message verbs.
     public enum Outbound: Int, CaseIterable, Sendable {
-        case event, ok, eose, closed, notice, auth
-        var label: String { ["EVENT", "OK", "EOSE", "CLOSED", "NOTICE", "AUTH"][rawValue] }
+        case event, ok, eose, closed, notice, auth, count, negMsg, negErr
+        var label: String {
+            ["EVENT", "OK", "EOSE", "CLOSED", "NOTICE", "AUTH", "COUNT", "NEG-MSG", "NEG-ERR"][rawValue]
+        }
     }
 
     /// Why events were refused, by the prefix of their OK message.

@@ -125,6 +125,7 @@ final class WebSocketHandler: ChannelInboundHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
+        session?.tick()  // negentropy sessions past their idle timeout end
         if awaitingPong {
             relay.logger.debug("no pong, closing", metadata: ["connection": "\(connectionID)"])
             transport.close(code: .goingAway, reason: "ping timeout")

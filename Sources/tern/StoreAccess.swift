@@ -47,7 +47,8 @@ func parseFilter(_ text: String) throws -> Filter {
         parsed = try ClientMessage.parse(message, limits: limits)
     } catch {
         switch error {
-        case .invalidFilter(_, let rejection): throw ToolError("bad filter: \(rejection.detail)")
+        case .invalidFilter(_, let rejection), .invalidNegentropy(_, let rejection):
+            throw ToolError("bad filter: \(rejection.detail)")
         case .malformed(let why), .invalidEvent(_, let why): throw ToolError("bad filter: \(why)")
         }
     }

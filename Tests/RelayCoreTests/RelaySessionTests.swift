@@ -74,11 +74,13 @@ final class GatedStorage: EventStorage, @unchecked Sendable {
         inner.commit(writes, outcomes: &outcomes, sequences: &sequences)
     }
     func sweepExpired(now: Int64, max: Int) throws -> Int { try inner.sweepExpired(now: now, max: max) }
-    func count(_ filters: [Filter], now: Int64, scope: ReadScope) throws -> Int {
-        try inner.count(filters, now: now, scope: scope)
+    func count(_ filters: [Filter], now: Int64, scope: ReadScope, hllOffset: Int?) throws -> CountResult {
+        try inner.count(filters, now: now, scope: scope, hllOffset: hllOffset)
     }
     func event(id: Bytes32) throws -> StoredEvent? { try inner.event(id: id) }
-    func items(_ filter: Filter, now: Int64) throws -> [SyncItem] { try inner.items(filter, now: now) }
+    func items(_ filter: Filter, now: Int64, scope: ReadScope, max: Int) throws -> [SyncItem] {
+        try inner.items(filter, now: now, scope: scope, max: max)
+    }
     func remove(ids: [Bytes32]) throws -> Int { try inner.remove(ids: ids) }
     func setting(_ key: String) throws -> [UInt8]? { try inner.setting(key) }
     func setSetting(_ key: String, _ value: [UInt8]) throws { try inner.setSetting(key, value) }

@@ -101,6 +101,45 @@ final class StorageProtocolTests: XCTestCase {
                 items,
                 events.prefix(30).map { SyncItem(createdAt: $0.createdAt, id: $0.id) }.sorted(),
                 "oldest first, ties by lowest id")
+            XCTAssertThrowsError(try t.storage.items(Filter(authors: [alice]), now: t.now, scope: .everything, max: 29))
+            {
+                XCTAssertEqual($0 as? SyncItemsRefused, .tooMany(max: 29))
+            }
+            XCTAssertEqual(
+                try t.storage.items(Filter(authors: [alice]), now: t.now, scope: .everything, max: 30).count, 30)
+            // NIP-45's registers over the counted events' pubkeys.
+            let counted = try t.storage.count([Filter(kinds: [7])], now: t.now, scope: .everything, hllOffset: 8)
+            var expected = HyperLogLog(offset: 8)
+            expected.add(bob)
+            XCTAssertEqual(counted, CountResult(count: 5, approximate: false, hll: expected))
+        }
+    }
+
+    func testPrivateKindsStayOutOfSyncItemsAndCounts() throws {
+        try forEachBackend { t in
+            let dm = event(bob, 100, kind: 4, tags: [["p", alice.hex]])
+            let note = event(bob, 101, kind: 1)
+            XCTAssertTrue(t.write([dm, note]).allSatisfy { $0 == .saved })
+            let stranger = ReadScope(hiddenKinds: [], partyKinds: [4, 1059], parties: [])
+            XCTAssertEqual(try t.storage.items(Filter(), now: t.now, scope: stranger, max: 10).map(\.id), [note.id])
+            XCTAssertEqual(try t.storage.count([Filter()], now: t.now, scope: stranger), 1)
+            let asAlice = ReadScope(hiddenKinds: [], partyKinds: [4, 1059], parties: [alice])
+            XCTAssertEqual(try t.storage.items(Filter(), now: t.now, scope: asAlice, max: 10).count, 2)
+        }
+    }
+
+    func testACountPastTheScanBudgetIsApproximate() throws {
+        try forEachBackend(maxScanPerFilter: 50) { t in
+            XCTAssertTrue(t.write((0..<80).map { event(alice, Int64(1000 + $0), kind: 1) }).allSatisfy { $0 == .saved })
+            let result = try t.storage.count([Filter(kinds: [1])], now: t.now, scope: .everything, hllOffset: nil)
+            XCTAssertEqual(result.count, 50)
+            XCTAssertTrue(result.approximate)
+            XCTAssertFalse(
+                try t.storage.count([Filter(kinds: [1], since: 1040)], now: t.now, scope: .everything, hllOffset: nil)
+                    .approximate)
+            XCTAssertThrowsError(try t.storage.items(Filter(kinds: [1]), now: t.now, scope: .everything, max: 1000)) {
+                XCTAssertEqual($0 as? SyncItemsRefused, .scanBudget)
+            }
         }
     }
 

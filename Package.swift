@@ -71,9 +71,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RelayClient",
+            dependencies: [
+                "NostrCore", "EventStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "TernBench",
             dependencies: [
-                "NostrCore", "NostrTools",
+                "NostrCore", "NostrTools", "RelayClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -84,6 +94,7 @@ let package = Package(
             name: "tern",
             dependencies: [
                 "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
+                "RelayClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -109,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzRelayInput",
             dependencies: [
-                "NostrCore", "NostrTools", "RelayCore", "RelayServer", "NostrReference",
+                "NostrCore", "NostrTools", "RelayCore", "RelayServer", "NostrReference", "RelayClient",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -132,6 +143,7 @@ let package = Package(
             name: "RelayServerTests",
             dependencies: [
                 "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
+                "RelayClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

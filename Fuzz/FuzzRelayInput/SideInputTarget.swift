@@ -2,6 +2,7 @@ import CompressNIO
 import NIOCore
 import NIOHTTP1
 import NostrCore
+import RelayClient
 import RelayCore
 import RelayServer
 
@@ -22,6 +23,12 @@ enum SideInputTarget {
         let text = String(decoding: bytes, as: UTF8.self)
         if let decoded = Base64.decode(text) {
             guard Base64.decode(Base64.encode(decoded)) == decoded else { fatalError("base64 round trip: \(text)") }
+        }
+        // A relay's message as `tern sync` reads it; an EVENT's event goes through the intake.
+        if case .event(_, let received) = RelayReply.read(bytes) {
+            var intake = EventIntake(wanted: [], now: 1_700_000_000)
+            if case .success(let event) = received { intake = EventIntake(wanted: [event.id], now: 1_700_000_000) }
+            _ = intake.take(received)
         }
         // An import's line: what reads as an event writes back as the same event.
         if case .success(let event) = EventReader.read(bytes) {

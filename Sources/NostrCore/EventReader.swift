@@ -3,6 +3,8 @@ public enum EventReader {
     /// Why a line is not an event.
     public struct Failure: Error, Sendable {
         public let reason: String
+
+        public init(reason: String) { self.reason = reason }
     }
 
     public static func read(_ line: UnsafeBufferPointer<UInt8>) -> Result<Event, Failure> {

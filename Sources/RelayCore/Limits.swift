@@ -58,8 +58,9 @@ public struct Limits: Sendable, Equatable {
     /// past it, NEG-OPEN gets `NEG-ERR blocked:`.
     public var maxSyncEvents = 500_000
     /// NIP-77: the longest negentropy message the relay writes, in bytes before hex (the
-    /// NEG-MSG is about twice as long).
-    public var negentropyFrameSize = 250_000
+    /// NEG-MSG is about twice as long: 60,000 keeps it under the 128 KiB message limit common
+    /// among relays and clients).
+    public var negentropyFrameSize = 60_000
     /// NIP-77: seconds a reconciliation may wait for the client's next message before the relay
     /// closes it with `NEG-ERR closed:`.
     public var negentropyIdleTimeout: Int64 = 60

@@ -1,3 +1,5 @@
+import RelayClient
+
 /// What `tern bench` was asked to do.
 public struct BenchOptions: Sendable {
     public enum Scenario: String, Sendable, CaseIterable {

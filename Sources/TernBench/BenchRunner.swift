@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NostrCore
+import RelayClient
 import Synchronization
 
 #if canImport(Glibc)
@@ -199,7 +200,7 @@ public final class BenchRunner {
 
     // MARK: Parts
 
-    func ingestDrivers(_ events: [PreparedEvent], _ connections: [LoadConnection], sendTimes: SendTimes?)
+    func ingestDrivers(_ events: [PreparedEvent], _ connections: [RelayConnection], sendTimes: SendTimes?)
         -> [IngestDriver]
     {
         let per = (events.count + connections.count - 1) / max(1, connections.count)
@@ -210,14 +211,14 @@ public final class BenchRunner {
         }
     }
 
-    func queryDrivers(_ events: [PreparedEvent], _ connections: [LoadConnection], deadline: UInt64) -> [QueryDriver] {
+    func queryDrivers(_ events: [PreparedEvent], _ connections: [RelayConnection], deadline: UInt64) -> [QueryDriver] {
         let filters = QueryDriver.filters(events: events, authors: factory.authorKeys, runTag: runTag)
         return connections.enumerated().map { i, c in
             QueryDriver(connection: c, window: options.window, deadline: deadline, filters: filters, offset: i * 37)
         }
     }
 
-    func subscribe(_ count: Int, _ events: [PreparedEvent]) throws -> [(SubscriberDriver, LoadConnection)] {
+    func subscribe(_ count: Int, _ events: [PreparedEvent]) throws -> [(SubscriberDriver, RelayConnection)] {
         log("opening \(count) subscribers…")
         var index: [Bytes32: Int] = [:]
         index.reserveCapacity(events.count)
@@ -270,11 +271,11 @@ public final class BenchRunner {
     }
 
     /// Opens connections in batches (so that a few thousand do not overrun the listen backlog).
-    func open(_ count: Int) throws -> [LoadConnection] {
-        var out: [LoadConnection] = []
+    func open(_ count: Int) throws -> [RelayConnection] {
+        var out: [RelayConnection] = []
         out.reserveCapacity(count)
         while out.count < count {
-            let batch = (0..<min(256, count - out.count)).map { _ in LoadConnection.open(options.address, group: group)
+            let batch = (0..<min(256, count - out.count)).map { _ in RelayConnection.open(options.address, group: group)
             }
             for f in batch { out.append(try f.wait()) }
         }

@@ -1,10 +1,11 @@
 import NIOCore
 import NostrCore
+import RelayClient
 
 /// Publishes a slice of prepared events on one connection, keeping `window` in flight, and times
 /// each OK. Lives on its connection's event loop.
 final class IngestDriver: @unchecked Sendable {
-    private let connection: LoadConnection
+    private let connection: RelayConnection
     private let events: ArraySlice<PreparedEvent>
     private let window: Int
     private let sendTimes: SendTimes?
@@ -18,7 +19,7 @@ final class IngestDriver: @unchecked Sendable {
     private(set) var firstRejection = ""
     let done: EventLoopPromise<Void>
 
-    init(connection: LoadConnection, events: ArraySlice<PreparedEvent>, window: Int, sendTimes: SendTimes? = nil) {
+    init(connection: RelayConnection, events: ArraySlice<PreparedEvent>, window: Int, sendTimes: SendTimes? = nil) {
         self.connection = connection
         self.events = events
         self.window = max(1, window)

@@ -1,11 +1,12 @@
 import NIOCore
 import NostrCore
 import NostrTools
+import RelayClient
 
 /// Sends limit-50 REQs (by author, kind, tag and ids in turn) with `window` in flight on one
 /// connection until `deadline`, timing each from REQ to EOSE and closing it after.
 final class QueryDriver: @unchecked Sendable {
-    private let connection: LoadConnection
+    private let connection: RelayConnection
     private let window: Int
     private let deadline: UInt64
     private let filters: [[UInt8]]
@@ -16,7 +17,7 @@ final class QueryDriver: @unchecked Sendable {
     private(set) var closedByRelay = 0
     let done: EventLoopPromise<Void>
 
-    init(connection: LoadConnection, window: Int, deadline: UInt64, filters: [[UInt8]], offset: Int) {
+    init(connection: RelayConnection, window: Int, deadline: UInt64, filters: [[UInt8]], offset: Int) {
         self.connection = connection
         self.window = max(1, window)
         self.deadline = deadline

@@ -1,10 +1,11 @@
 import NIOCore
 import NostrCore
+import RelayClient
 
 /// A live subscriber: subscribes to the run's tag, reports EOSE, then records when each of the
 /// run's events arrives, until it has all of them.
 final class SubscriberDriver: @unchecked Sendable {
-    private let connection: LoadConnection
+    private let connection: RelayConnection
     private let runTag: String
     private let index: [Bytes32: Int]
     private var received: [UInt64]
@@ -13,7 +14,7 @@ final class SubscriberDriver: @unchecked Sendable {
     let subscribed: EventLoopPromise<Void>
     let complete: EventLoopPromise<Void>
 
-    init(connection: LoadConnection, runTag: String, index: [Bytes32: Int]) {
+    init(connection: RelayConnection, runTag: String, index: [Bytes32: Int]) {
         self.connection = connection
         self.runTag = runTag
         self.index = index

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RelayClient
 import TernBench
 
 #if canImport(Glibc)

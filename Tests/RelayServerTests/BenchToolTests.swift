@@ -1,4 +1,5 @@
 import Foundation
+import RelayClient
 import TernBench
 import XCTest
 

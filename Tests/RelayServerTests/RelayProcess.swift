@@ -22,6 +22,42 @@ final class RelayProcess: @unchecked Sendable {
         return environment
     }
 
+    struct Run {
+        let status: Int32
+        let out: String
+        let err: String
+    }
+
+    /// Runs `tern ARGUMENTS` to completion with `input` on standard input (the store tools, `tern sync`).
+    static func run(_ arguments: [String], input: String? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = environment()
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let stdin = Pipe()
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        // Read both pipes to their end before waiting, so that neither fills up.
+        let errData = LockedData()
+        let errDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            errData.value = err.fileHandleForReading.readDataToEndOfFile()
+            errDone.signal()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        errDone.wait()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, out: String(decoding: outData, as: UTF8.self),
+            err: String(decoding: errData.value, as: UTF8.self))
+    }
+
     /// Everything the relay has logged so far, and a signal for each new chunk.
     private let logSignal = NSCondition()
     private var logText = ""

@@ -9,40 +9,11 @@ final class StoreToolsTests: XCTestCase {
     let alice = Signer(seed: 901)
     let bob = Signer(seed: 902)
 
-    struct Run {
-        let status: Int32
-        let out: String
-        let err: String
-    }
+    typealias Run = RelayProcess.Run
 
     /// Runs `tern` to completion with `input` on standard input.
     func tern(_ arguments: [String], input: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = RelayProcess.binary
-        process.arguments = arguments
-        process.environment = RelayProcess.environment()
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        // Read both pipes to their end before waiting, so that neither fills up.
-        let errData = LockedData()
-        let errDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            errData.value = err.fileHandleForReading.readDataToEndOfFile()
-            errDone.signal()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, out: String(decoding: outData, as: UTF8.self),
-            err: String(decoding: errData.value, as: UTF8.self))
+        try RelayProcess.run(arguments, input: input)
     }
 
     func temporaryDirectory() -> String {

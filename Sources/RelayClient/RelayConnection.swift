@@ -29,21 +29,25 @@ public struct RelayAddress: Sendable, CustomStringConvertible {
     public var description: String { "ws://\(host):\(port)\(path)" }
 }
 
-/// One WebSocket connection of the load generator. Received text messages go to `onMessage`
-/// on the connection's event loop; sends must happen on that loop too.
-final class LoadConnection: @unchecked Sendable {
-    let channel: Channel
-    var onMessage: (ByteBuffer) -> Void = { _ in }
-    var onClose: () -> Void = {}
+/// One WebSocket connection to a relay (`tern bench`'s load, `tern sync`). Received text
+/// messages go to `onMessage` on the connection's event loop, where sends must happen too; or,
+/// for async code, through `messages(idleTimeout:)` and `sendText`.
+public final class RelayConnection: @unchecked Sendable {
+    public let channel: Channel
+    public var onMessage: (ByteBuffer) -> Void = { _ in }
+    public var onClose: () -> Void = {}
+    /// Bytes of text messages sent and received (for the sync's report). Event loop only.
+    public private(set) var bytesSent = 0
+    public private(set) var bytesReceived = 0
 
     private init(channel: Channel) {
         self.channel = channel
     }
 
-    var loop: EventLoop { channel.eventLoop }
+    public var loop: EventLoop { channel.eventLoop }
 
-    static func open(_ address: RelayAddress, group: EventLoopGroup) -> EventLoopFuture<LoadConnection> {
-        let upgraded = group.next().makePromise(of: LoadConnection.self)
+    public static func open(_ address: RelayAddress, group: EventLoopGroup) -> EventLoopFuture<RelayConnection> {
+        let upgraded = group.next().makePromise(of: RelayConnection.self)
         let connect = ClientBootstrap(group: group)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -51,7 +55,7 @@ final class LoadConnection: @unchecked Sendable {
                     maxFrameSize: 1 << 24, automaticErrorHandling: true,
                     upgradePipelineHandler: { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
-                            let connection = LoadConnection(channel: channel)
+                            let connection = RelayConnection(channel: channel)
                             let sync = channel.pipeline.syncOperations
                             sync.removeHandler(try sync.handler(type: Requester.self), promise: nil)
                             try sync.addHandler(Receiver(connection: connection))
@@ -72,7 +76,8 @@ final class LoadConnection: @unchecked Sendable {
     }
 
     /// Sends a text frame (client frames are masked). Event loop only.
-    func send(_ bytes: [UInt8], flush: Bool = true) {
+    public func send(_ bytes: [UInt8], flush: Bool = true) {
+        bytesSent += bytes.count
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer)
@@ -83,15 +88,45 @@ final class LoadConnection: @unchecked Sendable {
         }
     }
 
-    func flush() { channel.flush() }
+    public func flush() { channel.flush() }
 
-    func close() { channel.close(promise: nil) }
+    public func close() { channel.close(promise: nil) }
+
+    /// Sends a text message from any thread.
+    public func sendText(_ bytes: [UInt8]) {
+        loop.execute { self.send(bytes) }
+    }
+
+    /// The text messages as they arrive, for async code. The stream fails with
+    /// `RelayConnectionError.closed` when the connection closes, and with `.timedOut` when the
+    /// relay sends nothing for `idleTimeout` seconds (every call to the outside has a timeout).
+    public func messages(idleTimeout: Int64) -> AsyncThrowingStream<[UInt8], any Error> {
+        let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        loop.execute { [self] in
+            var last = NIODeadline.now()
+            onMessage = { buffer in
+                last = .now()
+                self.bytesReceived += buffer.readableBytes
+                continuation.yield(Array(buffer.readableBytesView))
+            }
+            onClose = { continuation.finish(throwing: RelayConnectionError.closed) }
+            let timer = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { task in
+                if NIODeadline.now() - last > .seconds(idleTimeout) {
+                    continuation.finish(
+                        throwing: RelayConnectionError.timedOut("no message from the relay for \(idleTimeout) s"))
+                    task.cancel()
+                }
+            }
+            continuation.onTermination = { _ in timer.cancel() }
+        }
+        return stream
+    }
 
     final class Receiver: ChannelInboundHandler {
         typealias InboundIn = WebSocketFrame
         typealias OutboundOut = WebSocketFrame
-        let connection: LoadConnection
-        init(connection: LoadConnection) { self.connection = connection }
+        let connection: RelayConnection
+        init(connection: RelayConnection) { self.connection = connection }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
@@ -125,9 +160,9 @@ final class LoadConnection: @unchecked Sendable {
         typealias OutboundOut = HTTPClientRequestPart
         let host: String
         let path: String
-        let result: EventLoopPromise<LoadConnection>
+        let result: EventLoopPromise<RelayConnection>
 
-        init(host: String, path: String, result: EventLoopPromise<LoadConnection>) {
+        init(host: String, path: String, result: EventLoopPromise<RelayConnection>) {
             self.host = host
             self.path = path
             self.result = result
@@ -146,7 +181,7 @@ final class LoadConnection: @unchecked Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             if case .head(let head) = unwrapInboundIn(data) {
-                result.fail(BenchError.upgradeRefused(Int(head.status.code)))
+                result.fail(RelayConnectionError.upgradeRefused(Int(head.status.code)))
             }
         }
 
@@ -157,16 +192,16 @@ final class LoadConnection: @unchecked Sendable {
     }
 }
 
-public enum BenchError: Error, CustomStringConvertible {
+public enum RelayConnectionError: Error, CustomStringConvertible {
     case upgradeRefused(Int)
-    case badURL(String)
     case timedOut(String)
+    case closed
 
     public var description: String {
         switch self {
         case .upgradeRefused(let status): "the relay refused the WebSocket upgrade (HTTP \(status))"
-        case .badURL(let url): "not a ws://HOST:PORT URL: \(url)"
         case .timedOut(let what): "timed out: \(what)"
+        case .closed: "the relay closed the connection"
         }
     }
 }

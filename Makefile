@@ -4,19 +4,30 @@ APT_PACKAGES := libsecp256k1-dev liblmdb-dev libssl-dev zlib1g-dev pkg-config
 ## What only the tests need: the browser the status page is tested in, and systemd-analyze,
 ## which checks the unit `make install` installs.
 TEST_APT_PACKAGES := chromium systemd
+## Python packages of the interop tests (Tests/interop): rust-nostr's nostr-sdk from PyPI.
+PY_PACKAGES := nostr-sdk==0.45.1
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data
 
-.PHONY: deps test-deps apt-install install static binary-size build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
+.PHONY: deps test-deps py-deps interop apt-install install static binary-size build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
 FUZZ_SECONDS ?= 60
 
 ## Install the system libraries tern links against, when missing (Debian/Ubuntu).
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
 
-test-deps:
+test-deps: py-deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+py-deps:
+	@python3 -c "import nostr_sdk" 2>/dev/null || python3 -m pip install --quiet $(PY_PACKAGES) \
+		|| python3 -m pip install --quiet --break-system-packages $(PY_PACKAGES)
+
+## Other implementations against the real `tern` (once, not under the sanitizers): nostr-sdk
+## syncs with it over NIP-77 and counts with NIP-45.
+interop: py-deps
+	TERN=$$($(SWIFT) build --show-bin-path)/tern python3 Tests/interop/test_nostr_sdk.py
 
 apt-install:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -70,6 +81,7 @@ run: release
 test: deps test-deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) interop
 	$$($(SWIFT) build --show-bin-path)/FuzzRelayInput Fuzz/corpus
 	$(MAKE) fuzz FUZZ_SECONDS=30
 	scripts/benchmark-check.sh

@@ -7,7 +7,7 @@ struct Tern: ParsableCommand {
         abstract: "A Nostr relay: NIP-01 over WebSocket on an embedded LMDB store.",
         subcommands: [
             Serve.self, Import.self, Export.self, Scan.self, Delete.self, Stats.self, Compact.self, Admin.self,
-            Sync.self, Bench.self,
+            Sync.self, Stream.self, Bench.self,
         ]
     )
 }

@@ -36,4 +36,24 @@ final class FilterTests: XCTestCase {
         XCTAssertTrue(Filter(authors: many).matches(e))
         XCTAssertFalse(Filter(authors: Array(many.dropLast())).matches(e))
     }
+
+    /// `Filter.json` (what `tern stream` sends) reads back as the same filter.
+    func testAFilterWrittenAsJSONReadsBackTheSame() throws {
+        func parse(_ json: String) throws -> Filter {
+            guard case .req(_, let filters) = try ClientMessage.parse(Array(#"["REQ","x",\#(json)]"#.utf8)) else {
+                throw ClientMessageError.malformed("not a REQ")
+            }
+            return filters[0]
+        }
+        let hex = String(repeating: "ab", count: 32)
+        for json in [
+            "{}", #"{"kinds":[1,7],"limit":5}"#,
+            ##"{"authors":["\##(hex)"],"#t":["nostr","zap \"quoted\""],"since":10,"until":20}"##,
+            ##"{"ids":["\##(hex)"],"#e":["\##(hex)"],"#p":["\##(hex)"]}"##,
+        ] {
+            let filter = try parse(json)
+            XCTAssertEqual(try parse(filter.json), filter, json)
+        }
+        XCTAssertEqual(try parse(#"{"kinds":[7,1],"limit":5}"#).json, #"{"kinds":[1,7],"limit":5}"#)
+    }
 }

@@ -62,18 +62,31 @@ final class RelayProcess: @unchecked Sendable {
     private let logSignal = NSCondition()
     private var logText = ""
 
+    /// Standard output, for a command that prints its report at the end (`tern stream`).
+    private let out = Pipe()
+
     /// Starts the relay on `data` with extra `TERN_*` settings and arguments, and waits until it
     /// listens.
-    init(data: String, environment: [String: String] = [:], arguments: [String] = []) throws {
+    convenience init(data: String, environment: [String: String] = [:], arguments: [String] = []) throws {
+        try self.init(
+            arguments: ["serve", "--listen", "127.0.0.1:0", "--data", data] + arguments, environment: environment,
+            waitForPort: true)
+    }
+
+    /// Starts `tern ARGUMENTS` (a long-running command); with `waitForPort`, waits until its log
+    /// names the address it listens on.
+    init(arguments: [String], environment: [String: String] = [:], waitForPort: Bool) throws {
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data", data] + arguments
+        process.arguments = arguments
         process.environment = Self.environment(environment)
         let err = Pipe()
         process.standardError = err
+        if !waitForPort { process.standardOutput = out }  // a relay prints nothing there
         try process.run()
         var log = ""
-        while true {
+        var port = 0
+        while waitForPort {
             let chunk = err.fileHandleForReading.availableData
             guard !chunk.isEmpty else { throw TimedOut() }
             log += String(decoding: chunk, as: UTF8.self)
@@ -82,6 +95,7 @@ final class RelayProcess: @unchecked Sendable {
                 break
             }
         }
+        self.port = port
         logText = log
         self.process = process
         // Keep reading its log so that the relay never blocks on a full pipe.
@@ -93,6 +107,11 @@ final class RelayProcess: @unchecked Sendable {
             self.logSignal.broadcast()
             self.logSignal.unlock()
         }
+    }
+
+    /// What the command printed on standard output, once it has exited.
+    func output() -> String {
+        String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 
     /// Waits until the relay's log holds `count` lines containing `text` (it logs as it acts, so

@@ -1,6 +1,7 @@
 import Logging
 import NostrCore
 import NostrStore
+import RelayClient
 import RelayCore
 import RelayServer
 
@@ -24,6 +25,10 @@ struct Configuration {
     var metricsListen: (host: String, port: Int)?
     /// WebSocket permessage-deflate.
     var compression = CompressionSettings()
+    /// `[stream]`: relays `serve` keeps a live copy with (`tern stream` in the relay's process).
+    var streamPeers: [RelayAddress] = []
+    var streamDirection: NegentropySync.Direction = .both
+    var streamFilter = Filter()
 
     /// One setting: its TOML section and key (the env var is TERN_SECTION_KEY) and how to set it.
     struct Setting: Sendable {
@@ -155,6 +160,22 @@ struct Configuration {
                 help: "HOST:PORT serving /metrics alone (e.g. 127.0.0.1:9477); empty: /metrics on the relay's port"
             ) { c, v throws(ConfigurationError) in
                 c.metricsListen = v.isEmpty ? nil : try parseListen(v, name: "metrics.listen")
+            },
+            list(
+                "stream", "peers", "relays to keep a live copy with while serving (ws://HOST:PORT URLs)",
+                expected: "a ws://HOST:PORT URL", parse: { RelayAddress($0) }
+            ) { $0.streamPeers = $1 },
+            Setting(section: "stream", key: "direction", help: "down, up or both (from and to the peers)") {
+                c, v throws(ConfigurationError) in
+                guard let direction = NegentropySync.Direction(rawValue: v) else {
+                    throw .invalid("stream.direction", v, "down, up or both")
+                }
+                c.streamDirection = direction
+            },
+            Setting(section: "stream", key: "filter", help: "stream only events matching this filter (JSON)") {
+                c, v throws(ConfigurationError) in
+                guard let filter = try? parseFilter(v) else { throw .invalid("stream.filter", v, "a NIP-01 filter") }
+                c.streamFilter = filter
             },
         ] + rate("events", "ip", \.eventsPerIP) + rate("events", "pubkey", \.eventsPerPubkey)
         + rate("reqs", "ip", \.reqsPerIP) + rate("reqs", "pubkey", \.reqsPerPubkey)

@@ -3,8 +3,10 @@ import CoreMetrics
 import Dispatch
 import EventStorage
 import Logging
+import NIOPosix
 import NostrStore
 import Prometheus
+import RelayClient
 import RelayCore
 import RelayServer
 
@@ -83,8 +85,9 @@ struct Serve: ParsableCommand {
         let server = RelayServer(
             relay: relay, metricsText: metricsText, metricsOnRelayPort: configuration.metricsListen == nil,
             compression: configuration.compression)
+        let port: Int
         do {
-            try server.start(host: configuration.host, port: configuration.port)
+            port = try server.start(host: configuration.host, port: configuration.port)
             if configuration.metricsEnabled, let listen = configuration.metricsListen {
                 try server.startMetrics(host: listen.host, port: listen.port)
             }
@@ -97,6 +100,7 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         logger.info("started", metadata: ["data": "\(configuration.dataDirectory)", "events": "\(store.count)"])
+        let streaming = Self.startStreams(configuration, port: port, logger: logger)
 
         let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
@@ -113,8 +117,35 @@ struct Serve: ParsableCommand {
         hangUp.resume()
         sources.append(hangUp)
         stop.wait()
+        streaming?.task.cancel()
         server.shutdown()
+        try? streaming?.group.syncShutdownGracefully()
         _ = sources
+    }
+
+    /// `[stream] peers`: a live copy with each peer (down, up or both), through this relay's own
+    /// WebSocket port as `tern stream` would, so that its events pass the relay's rules.
+    static func startStreams(_ configuration: Configuration, port: Int, logger: Logger)
+        -> (task: Task<Void, Never>, group: MultiThreadedEventLoopGroup)?
+    {
+        guard !configuration.streamPeers.isEmpty else { return nil }
+        let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
+        guard let here = RelayAddress("ws://\(host.contains(":") ? "[\(host)]" : host):\(port)") else { return nil }
+        var pumps: [RelayStream.Pump] = []
+        for peer in configuration.streamPeers {
+            if configuration.streamDirection != .up {
+                pumps.append(.init(name: "down \(peer)", source: peer, sink: here))
+            }
+            if configuration.streamDirection != .down {
+                pumps.append(.init(name: "up \(peer)", source: here, sink: peer))
+            }
+        }
+        var streamLogger = logger
+        streamLogger[metadataKey: "module"] = "stream"
+        let log = streamLogger
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let stream = RelayStream(pumps: pumps, filter: configuration.streamFilter, group: group) { log.info("\($0)") }
+        return (Task { await stream.run() }, group)
     }
 
     /// The relay's metrics on a Prometheus registry (also the process's swift-metrics backend),

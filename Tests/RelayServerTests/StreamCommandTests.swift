@@ -97,4 +97,36 @@ final class StreamCommandTests: XCTestCase {
         XCTAssertTrue(report.contains("down: forwarded 1 "), report)
         XCTAssertTrue(report.contains("rejected 0"), report)
     }
+
+    /// `[stream] peers` in the configuration: `serve` keeps the copy itself.
+    func testServeStreamsWithTheConfiguredPeers() async throws {
+        let dataA = temporaryDirectory()
+        let dataB = temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: dataA)
+            try? FileManager.default.removeItem(atPath: dataB)
+        }
+        let b = try RelayProcess(data: dataB)
+        defer { b.kill(SIGTERM) }
+        let a = try RelayProcess(
+            data: dataA,
+            environment: ["TERN_STREAM_PEERS": "ws://127.0.0.1:\(b.port)", "TERN_STREAM_FILTER": #"{"kinds":[1]}"#])
+        defer { a.kill(SIGTERM) }
+        XCTAssertTrue(a.waitForLog("connected", count: 2), a.log)
+        let t = now
+        let fromB = bob.event(kind: 1, content: "to A", createdAt: t - 10)
+        try await publish(b.port, fromB)
+        let fromBArrived = try await arrives(fromB, at: a.port)
+        XCTAssertTrue(fromBArrived)
+        // A reaction (outside the filter), then a note: once the note is at B, the reaction
+        // would have been too (A sends them in order).
+        let reaction = alice.event(kind: 7, content: "+", createdAt: t - 6)
+        try await publish(a.port, reaction)
+        let fromA = alice.event(kind: 1, content: "to B", createdAt: t - 5)
+        try await publish(a.port, fromA)
+        let fromAArrived = try await arrives(fromA, at: b.port)
+        XCTAssertTrue(fromAArrived)
+        let reactionThere = try await stored(reaction, at: b.port)
+        XCTAssertFalse(reactionThere, "outside the filter")
+    }
 }

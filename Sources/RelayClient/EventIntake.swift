@@ -1,3 +1,4 @@
+import Dispatch
 import EventStorage
 import NostrCore
 
@@ -48,5 +49,69 @@ public struct EventIntake {
         if event.kindClass == .ephemeral { return .skipped }
         if let expiration = event.expiration, expiration <= now { return .skipped }
         return .write(Write.byKind(event))
+    }
+
+    /// The same checks for a batch, the ids and signatures checked on `workers` threads at once
+    /// (a sync's download); one verdict per event, in order.
+    public mutating func take(batch: [Result<Event, EventReader.Failure>], workers: Int) -> [Verdict] {
+        var verdicts = [Verdict](repeating: .skipped, count: batch.count)
+        var checks: [(index: Int, event: Event)] = []
+        for (i, received) in batch.enumerated() {
+            switch received {
+            case .failure(let failure): verdicts[i] = .refused("invalid: \(failure.reason)")
+            case .success(let event):
+                if wanted.contains(event.id) {
+                    checks.append((i, event))
+                } else {
+                    verdicts[i] = .refused("not asked for (or sent twice)")
+                }
+            }
+        }
+        let checked = Self.check(checks.map(\.event), now: now, workers: workers)
+        for (k, check) in checks.enumerated() {
+            // A copy sent twice: the first that passed the checks counts.
+            if case .refused = checked[k] {
+                verdicts[check.index] = checked[k]
+            } else if wanted.remove(check.event.id) == nil {
+                verdicts[check.index] = .refused("not asked for (or sent twice)")
+            } else {
+                verdicts[check.index] = checked[k]
+            }
+        }
+        return verdicts
+    }
+
+    /// Ids, signatures, kinds and expirations of `events`, every `workers`-th event on one thread.
+    static func check(_ events: [Event], now: Int64, workers: Int) -> [Verdict] {
+        var out = [Verdict](repeating: .skipped, count: events.count)
+        let workers = max(1, min(workers, events.count / 16))
+        /// Each worker writes only its own slots.
+        struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<Verdict> }
+        out.withUnsafeMutableBufferPointer { buffer in
+            let slots = Slots(base: buffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var scratch: [UInt8] = []
+                var keys = Schnorr.PublicKeyCache(capacity: 1024)
+                var i = worker
+                while i < events.count {
+                    let event = events[i]
+                    let verdict: Verdict
+                    if EventID.compute(event, scratch: &scratch) != event.id {
+                        verdict = .refused("invalid: event id does not match the hash of the event")
+                    } else if !Schnorr.verify(event, cache: &keys) {
+                        verdict = .refused("invalid: signature verification failed")
+                    } else if event.kindClass == .ephemeral {
+                        verdict = .skipped
+                    } else if let expiration = event.expiration, expiration <= now {
+                        verdict = .skipped
+                    } else {
+                        verdict = .write(Write.byKind(event))
+                    }
+                    slots.base[i] = verdict
+                    i += workers
+                }
+            }
+        }
+        return out
     }
 }

@@ -61,6 +61,8 @@ public final class NegentropySync: @unchecked Sendable {
     let window: Int
     let now: Int64
     let idleTimeout: Int64
+    /// Threads that check downloaded events (ids and signatures) at once.
+    let workers = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     let report: (Progress) -> Void
     private var incoming: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
 
@@ -171,15 +173,11 @@ public final class NegentropySync: @unchecked Sendable {
             let sub = "tern-sync-\(n)"
             let list = ids.map { "\"\($0.hex)\"" }.joined(separator: ",")
             connection.sendText(Array(#"["REQ","\#(sub)",{"ids":[\#(list)],"limit":\#(ids.count)}]"#.utf8))
-            var writes: [Write] = []
+            var received: [Result<Event, EventReader.Failure>] = []
             reading: while true {
                 switch try await next() {
                 case .event(sub, let event):
-                    switch intake.take(event) {
-                    case .write(let write): writes.append(write)
-                    case .skipped: summary.notStored += 1
-                    case .refused(let reason): summary.refused[reason, default: 0] += 1
-                    }
+                    received.append(event)
                 case .eose(sub):
                     break reading
                 case .closed(sub, let message):
@@ -190,6 +188,14 @@ public final class NegentropySync: @unchecked Sendable {
                 }
             }
             connection.sendText(Array(#"["CLOSE","\#(sub)"]"#.utf8))
+            var writes: [Write] = []
+            for verdict in intake.take(batch: received, workers: workers) {
+                switch verdict {
+                case .write(let write): writes.append(write)
+                case .skipped: summary.notStored += 1
+                case .refused(let reason): summary.refused[reason, default: 0] += 1
+                }
+            }
             outcomes.removeAll(keepingCapacity: true)
             storage.commit(writes, outcomes: &outcomes, sequences: &sequences)
             for outcome in outcomes {

@@ -131,4 +131,26 @@ final class SyncCommandTests: XCTestCase {
             XCTFail("garbage is refused")
         }
     }
+
+    /// The batch form checks on several threads and reaches the same verdicts, in order.
+    func testTheIntakeChecksABatchOnSeveralThreadsWithTheSameVerdicts() {
+        let t = now
+        let events = (0..<100).map { alice.event(kind: 1, content: "n\($0)", createdAt: t - Int64($0)) }
+        var forged = events[3].json
+        forged = forged.replacingOccurrences(of: #""content":"n3""#, with: #""content":"evil""#)
+        var batch: [Result<Event, EventReader.Failure>] = events.map { .success($0) }
+        batch.insert(Event.decode(json: Array(forged.utf8)).map { .success($0) }!, at: 3)  // before the real one
+        batch.append(.success(events[10]))  // sent twice
+        batch.append(.success(bob.event(kind: 1, content: "unasked", createdAt: t)))
+        batch.append(.failure(EventReader.Failure(reason: "not an event")))
+        var intake = EventIntake(wanted: Set(events.map(\.id)), now: t)
+        let verdicts = intake.take(batch: batch, workers: 4)
+        XCTAssertEqual(verdicts.count, batch.count)
+        XCTAssertEqual(verdicts[3], .refused("invalid: event id does not match the hash of the event"))
+        XCTAssertEqual(verdicts.filter { if case .write = $0 { true } else { false } }.count, 100)
+        XCTAssertEqual(verdicts[101], .refused("not asked for (or sent twice)"), "the second copy")
+        XCTAssertEqual(verdicts[102], .refused("not asked for (or sent twice)"))
+        XCTAssertEqual(verdicts[103], .refused("invalid: not an event"))
+        XCTAssertTrue(intake.wanted.isEmpty)
+    }
 }

@@ -75,7 +75,8 @@ extension Filter {
     /// conditions (`tags.isEmpty`): the head does not hold the tags.
     @inlinable
     public func matches(_ head: EventHead) -> Bool {
-        tags.isEmpty && matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
+        tags.isEmpty && searchTokens.isEmpty
+            && matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
     }
 
     /// Whether an event's stored JSON passes the filter (`limit` aside), with its head: read
@@ -94,6 +95,7 @@ extension Filter {
         guard matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt) else {
             return false
         }
+        guard searchTokens.isEmpty else { return nil }  // the content is needed: decode
         return matchesTags(json: json)
     }
 }

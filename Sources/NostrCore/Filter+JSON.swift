@@ -40,6 +40,10 @@ extension Filter {
             key("until")
             out.append(contentsOf: Array(String(until).utf8))
         }
+        if let search {
+            key("search")
+            JSONWriter.appendString(search, to: &out, mode: .output)
+        }
         if let limit {
             key("limit")
             out.append(contentsOf: Array(String(limit).utf8))

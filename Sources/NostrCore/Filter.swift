@@ -29,10 +29,18 @@ public struct Filter: Sendable, Equatable {
     public var since: Int64?
     public var until: Int64?
     public var limit: Int?
+    /// NIP-50: the query as sent, and the tokens an event's content must all hold (its
+    /// `key:value` extensions left out). No tokens: no condition.
+    public var search: String? {
+        didSet { searchTokens = search.map(SearchText.queryTokens) ?? [] }
+    }
+    public private(set) var searchTokens: [String] = []
+    /// The longest `search` accepted, in bytes.
+    public static let maxSearchLength = 512
 
     public init(
         ids: [Bytes32]? = nil, authors: [Bytes32]? = nil, kinds: [UInt16]? = nil, tags: [TagCondition] = [],
-        since: Int64? = nil, until: Int64? = nil, limit: Int? = nil
+        since: Int64? = nil, until: Int64? = nil, limit: Int? = nil, search: String? = nil
     ) {
         self.ids = ids.map { Array(Set($0)).sorted() }
         self.authors = authors.map { Array(Set($0)).sorted() }
@@ -41,6 +49,8 @@ public struct Filter: Sendable, Equatable {
         self.since = since
         self.until = until
         self.limit = limit
+        self.search = search
+        searchTokens = search.map(SearchText.queryTokens) ?? []
     }
 
     /// True when some list in the filter is empty, so that nothing can match it.
@@ -69,7 +79,18 @@ public struct Filter: Sendable, Equatable {
             }
             if !found { return false }
         }
+        if !searchTokens.isEmpty { return matchesSearch(content: event.content) }
         return true
+    }
+
+    /// NIP-50: the content holds every token of the query.
+    public func matchesSearch(content: String) -> Bool {
+        var missing = Set(searchTokens)
+        SearchText.forEachToken(content) { token in
+            missing.remove(token)
+            return !missing.isEmpty
+        }
+        return missing.isEmpty
     }
 
     /// The conditions on an event's fixed-size fields: since, until, kinds, authors, ids.

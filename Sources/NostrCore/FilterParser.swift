@@ -13,6 +13,7 @@ enum FilterParser {
         var since: Int64?
         var until: Int64?
         var limit: Int?
+        var search: String?
         do {
             guard s.peek() == UInt8(ascii: "{") else { throw invalid("filter must be a JSON object") }
             s.position += 1
@@ -53,6 +54,14 @@ enum FilterParser {
                             throw invalid(message)
                         }
                         if isSince { since = v } else { until = v }
+                    } else if s.rawEquals(keyRange, "search") {
+                        guard search == nil else { throw invalid("duplicate search") }
+                        guard s.peek() == UInt8(ascii: "\"") else { throw invalid("search must be a string") }
+                        let query = try s.readString()
+                        guard query.utf8.count <= Filter.maxSearchLength else {
+                            throw invalid("search longer than \(Filter.maxSearchLength) bytes")
+                        }
+                        search = query
                     } else if s.rawEquals(keyRange, "limit") {
                         let message = "limit must be a non-negative integer"
                         switch try readNumber(&s, invalid: invalid(message)) {
@@ -94,7 +103,9 @@ enum FilterParser {
         } catch {
             throw invalid("malformed filter")
         }
-        return Filter(ids: ids, authors: authors, kinds: kinds, tags: tags, since: since, until: until, limit: limit)
+        return Filter(
+            ids: ids, authors: authors, kinds: kinds, tags: tags, since: since, until: until, limit: limit,
+            search: search)
     }
 
     /// Reads a JSON number; anything else (or a malformed number) is refused with `invalid`.

@@ -30,8 +30,11 @@ struct Databases: Sendable {
     let meta: MDBDatabase
     /// pubkey → created_at of its newest NIP-62 request to vanish
     let vanished: MDBDatabase
+    /// NIP-50: 16-byte token key (IndexKeys.appendValueKey of the token) + inverted created_at +
+    /// serial → (empty): the words of each event's content
+    let search: MDBDatabase
 
-    static let count: UInt32 = 13
+    static let count: UInt32 = 14
 
     /// Every table with its name (`tern stats`).
     var named: [(String, MDBDatabase)] {
@@ -39,7 +42,7 @@ struct Databases: Sendable {
             ("events", events), ("ids", ids), ("created", created), ("author", author), ("kind", kind),
             ("author_kind", authorKind), ("tag", tag), ("address", address), ("tombstone", tombstone),
             ("address_tombstone", addressTombstone), ("expiration", expiration), ("meta", meta),
-            ("vanished", vanished),
+            ("vanished", vanished), ("search", search),
         ]
     }
 
@@ -57,5 +60,6 @@ struct Databases: Sendable {
         expiration = try txn.open("expiration", create: true)
         meta = try txn.open("meta", create: true)
         vanished = try txn.open("vanished", create: true)
+        search = try txn.open("search", create: true)
     }
 }

@@ -44,6 +44,8 @@ extension EventStore {
     func candidatePlans(_ filter: Filter) -> [Plan] {
         if let ids = filter.ids { return [.ids(ids)] }
         var plans: [Plan] = []
+        // NIP-50: each query word's entries; the one with the fewest is walked.
+        for token in filter.searchTokens { plans.append(.index(dbs.search, [IndexKeys.valueKey(token)])) }
         if let authors = filter.authors {
             if let kinds = filter.kinds, authors.count * kinds.count <= 1000 {
                 plans.append(
@@ -164,6 +166,8 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     var hll: HyperLogLog?
     /// Items mode: past this many, the walk stops (the caller refuses the sync).
     var maxItems = Int.max
+    /// The current filter's limit when it is a search (NIP-50): applied after ranking.
+    private var searchLimit: Int?
     /// Some filter's scan budget ran out before its walk was complete.
     private(set) var budgetExhausted = false
     /// Ids already in the answer, when several filters may find the same event.
@@ -224,7 +228,10 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         while steps > 0 {
             if scan == nil {
                 guard filterIndex < filters.count else {
-                    if filters.count > 1 && mode == .events { results.sort(by: StoredEvent.newestFirst) }
+                    // Search results keep their ranking (NIP-50), filter after filter.
+                    if filters.count > 1 && mode == .events && !filters.contains(where: { !$0.searchTokens.isEmpty }) {
+                        results.sort(by: StoredEvent.newestFirst)
+                    }
                     cancel()
                     return true
                 }
@@ -241,7 +248,14 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     private func startFilter(_ filter: Filter, _ txn: LMDBTransaction) throws {
         // A filter without a limit gets the default, but one naming ids may get all of them.
         let limit = filter.limit ?? filter.ids?.count ?? defaultLimit
-        let effective = mode == .events ? limit : Int.max
+        // A search is ranked by match quality, so every match within the budget is read first.
+        let ranked = !filter.searchTokens.isEmpty && mode == .events
+        let effective = mode == .events && !ranked ? limit : Int.max
+        searchLimit = ranked ? limit : nil
+        if ranked && limit == 0 {
+            scan = FilterScan(filter: filter, limit: 0, dbi: 0, prefixes: [], lower: 0, budget: 0, dedupe: false)
+            return
+        }
         guard effective > 0, !filter.matchesNothing else {
             scan = FilterScan(filter: filter, limit: 0, dbi: 0, prefixes: [], lower: 0, budget: 0, dedupe: false)
             return
@@ -350,6 +364,18 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         return true
     }
 
+    /// NIP-50's order: match quality (`SearchText.score`), then newest, then lowest id; cut to
+    /// `limit`.
+    private func rank(_ found: inout [StoredEvent], _ filter: Filter, limit: Int) {
+        let scored = found.map { event -> (Int, StoredEvent) in
+            let content = event.json.withUnsafeBufferPointer { Event.decode(json: $0)?.content } ?? ""
+            return (SearchText.score(content: content, query: filter.searchTokens), event)
+        }
+        found = scored.sorted { a, b in
+            a.0 != b.0 ? a.0 > b.0 : StoredEvent.newestFirst(a.1, b.1)
+        }.prefix(limit).map(\.1)
+    }
+
     /// Keeps the newest `limit` of what a many-prefix scan found so far, and from then on skips
     /// what is older than the oldest of them (a home feed of many authors walks each author only
     /// back to that point).
@@ -363,7 +389,9 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         guard var s = scan else { return }
         scan = nil
         s.cursor?.close()
-        if s.found.count > s.limit || (s.found.count > 1 && mode == .events) {
+        if let searchLimit {
+            rank(&s.found, s.filter, limit: searchLimit)
+        } else if s.found.count > s.limit || (s.found.count > 1 && mode == .events) {
             s.found.sort(by: StoredEvent.newestFirst)
             if s.found.count > s.limit { s.found.removeSubrange(s.limit...) }
         }

@@ -49,6 +49,48 @@ public final class EventStore: EventStorage, @unchecked Sendable {
             throw error
         }
         scratch.reserveCapacity(256)
+        do {
+            try indexForSearchIfNeeded()
+        } catch {
+            env.close()
+            throw error
+        }
+    }
+
+    /// A store written before the search index (NIP-50) gets it once, at open, in batches of
+    /// 10,000 events; a meta key records that it is complete.
+    private func indexForSearchIfNeeded() throws {
+        let key = Array("search_indexed".utf8)
+        guard try read({ try $0.getBytes(dbs.meta, key) }) == nil else { return }
+        var next: UInt64 = 1
+        var indexed = 0
+        while true {
+            let (batch, last) = try read { txn -> ([(UInt64, Event)], UInt64?) in
+                var batch: [(UInt64, Event)] = []
+                var last: UInt64?
+                try txn.scan(dbs.events, from: IndexKeys.serial(next)) { k, v in
+                    guard k.count == 8 else { return false }
+                    let serial = IndexKeys.readUInt64(k, at: 0)
+                    last = serial
+                    if let event = Event.decode(json: v.bindMemory(to: UInt8.self)) { batch.append((serial, event)) }
+                    return batch.count < 10_000
+                }
+                return (batch, last)
+            }
+            try env.write { txn in
+                var scratch: [UInt8] = []
+                for (serial, event) in batch {
+                    try IndexKeys.forEachSearchEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, k in
+                        try txn.put(dbi, k, [])
+                    }
+                }
+                if last == nil { try txn.put(dbs.meta, key, [1]) }
+            }
+            indexed += batch.count
+            guard let last else { break }
+            next = last + 1
+        }
+        if indexed > 0 { logger.info("indexed stored events for search (NIP-50)", metadata: ["events": "\(indexed)"]) }
     }
 
     /// A new store gets the current schema version; a store of another layout is refused.

@@ -13,7 +13,7 @@ public struct RelayInfo: Sendable, Equatable {
     public var software: String?
     public static let version = "0.1.0"
     /// Exactly the NIPs implemented.
-    public static let supportedNIPs = [1, 9, 11, 13, 40, 42, 45, 62, 70, 77, 86]
+    public static let supportedNIPs = [1, 9, 11, 13, 40, 42, 45, 50, 62, 70, 77, 86]
 
     public init() {}
 

@@ -76,16 +76,28 @@ final class DiskFullTests: XCTestCase {
         XCTAssertGreaterThan(acknowledged, 0)
         XCTAssertEqual(refusal, "error: storage is full", "the full disk gets an error: answer")
 
-        // Full: more writes are refused the same way, reads are served, nothing acknowledged is
-        // missing.
-        let (again, againMessage) = try await writer.publish(alice.event(kind: 1, content: "again", createdAt: now))
-        XCTAssertFalse(again)
-        XCTAssertEqual(againMessage, "error: storage is full")
+        // Full: every further write is either stored (LMDB may still find room in pages the file
+        // already has) or refused the same way; with every byte of the disk taken, one is refused.
+        let rest = mountPoint + "/rest"
+        XCTAssertTrue(FileManager.default.createFile(atPath: rest, contents: Data(count: freeBytes(mountPoint))))
+        var refusedAgain = false
+        for i in 0..<200 where !refusedAgain {
+            let (again, againMessage) = try await writer.publish(
+                alice.event(kind: 1, content: "again \(i) \(content)", createdAt: now))
+            if again {
+                acknowledged += 1
+            } else {
+                XCTAssertEqual(againMessage, "error: storage is full")
+                refusedAgain = true
+            }
+        }
+        XCTAssertTrue(refusedAgain, "a full disk refuses writes")
         let whileFull = try await count(reader, author: alice)
         XCTAssertEqual(whileFull, acknowledged)
 
         // Space returns: writes succeed again without a restart.
         try FileManager.default.removeItem(atPath: filler)
+        try FileManager.default.removeItem(atPath: rest)
         let (recovered, recoveredMessage) = try await writer.publish(
             alice.event(kind: 1, content: "space is back", createdAt: now))
         XCTAssertTrue(recovered, recoveredMessage)

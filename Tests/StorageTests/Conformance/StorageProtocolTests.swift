@@ -221,6 +221,43 @@ final class StorageProtocolTests: XCTestCase {
             }
         }
     }
+
+    /// NIP-50: every query word in the content, ranked by match quality then recency, the limit
+    /// after ranking; unicode words; kinds and other conditions still apply; DMs are not searched.
+    func testSearchRanksByMatchQualityThenRecency() throws {
+        func note(_ content: String, _ at: Int64, kind: UInt16 = 1, tags: Tags = []) -> Event {
+            makeEvent(id: .random(using: &rng), pubkey: alice, createdAt: at, kind: kind, tags: tags, content: content)
+        }
+        try forEachBackend { t in
+            let dense = note("Nostr relay", 100)
+            let older = note("a nostr relay written in swift, with many other words around it", 110)
+            let newer = note("another nostr relay written in swift, with many other words around it", 120)
+            let oneWord = note("nostr only", 130)
+            let cafe = note("Un café à Paris", 140)
+            let russian = note("Привет мир", 150)
+            let chinese = note("你好世界", 160)
+            let emoji = note("gm 🤙 nostr", 170)
+            let reaction = note("nostr relay", 180, kind: 7)
+            let dm = note("nostr relay", 190, kind: 4, tags: [["p", bob.hex]])
+            XCTAssertTrue(
+                t.write([dense, older, newer, oneWord, cafe, russian, chinese, emoji, reaction, dm]).allSatisfy {
+                    $0 == .saved
+                })
+            func search(_ query: String, kinds: [UInt16]? = nil, limit: Int = 10) throws -> [Bytes32] {
+                try t.query([Filter(kinds: kinds, limit: limit, search: query)]).map(\.id)
+            }
+            XCTAssertEqual(try search("NOSTR relay", kinds: [1]), [dense.id, newer.id, older.id])
+            XCTAssertEqual(
+                try search("nostr relay", kinds: [1], limit: 2), [dense.id, newer.id], "limit after ranking")
+            XCTAssertEqual(try search("relay nostr"), [reaction.id, dense.id, newer.id, older.id], "no DMs")
+            XCTAssertEqual(try search("CAFÉ"), [cafe.id])
+            XCTAssertEqual(try search("привет"), [russian.id])
+            XCTAssertEqual(try search("世"), [chinese.id])
+            XCTAssertEqual(try search("🤙"), [emoji.id])
+            XCTAssertEqual(try search("relay language:en", kinds: [7]), [reaction.id], "extensions are ignored")
+            XCTAssertEqual(try search("absent"), [])
+        }
+    }
 }
 
 /// Records the commit sequences of its writes.

@@ -1,3 +1,4 @@
+import CLMDB
 import EventStorage
 import NostrCore
 import NostrTools
@@ -102,6 +103,50 @@ final class LMDBStoreTests: XCTestCase {
             Filter(tags: [.init(name: UInt8(ascii: "p"), values: [alice.hex])]), Filter(),
         ] {
             XCTAssertEqual(try together.query([filter]).map(\.id), try oneByOne.query([filter]).map(\.id), "\(filter)")
+        }
+    }
+
+    /// A store written before the search index gets it when opened.
+    func testAStoreWithoutTheSearchIndexIsIndexedWhenOpened() throws {
+        let t = try TestStore(Backends.lmdb())
+        let notes = (0..<30).map { i in
+            makeEvent(
+                id: random(), pubkey: alice, createdAt: Int64(100 + i), kind: 1,
+                content: i % 3 == 0 ? "find me \(i)" : "other \(i)")
+        }
+        XCTAssertTrue(t.write(notes).allSatisfy { $0 == .saved })
+        // Make it look older: no search entries, no record of them.
+        try t.lmdb.env.write { txn in
+            try check(mdb_drop(txn.handle, t.lmdb.dbs.search, 0))
+            try txn.delete(t.lmdb.dbs.meta, Array("search_indexed".utf8))
+        }
+        XCTAssertEqual(try t.query([Filter(search: "find")]).count, 0)
+        try t.reopen()
+        XCTAssertEqual(try t.query([Filter(search: "find")]).count, 10)
+        XCTAssertEqual(try t.lmdb.statistics().tables.first { $0.name == "search" }?.entries, 30 * 2 + 10)
+    }
+
+    /// The allocation-free path for ASCII content gives the same search keys as `SearchText`.
+    func testASCIIContentGetsTheSameSearchKeysAsTheGeneralPath() throws {
+        let t = try TestStore(Backends.lmdb())
+        let long = String(repeating: "x", count: 80)
+        for content in [
+            "Hello, NOSTR world! hello again: 42 times, v2.0 \(long) end", "", "   ", "a-b_c d",
+            String((0..<100).map { "w\($0) " }.joined()),
+        ] {
+            let event = makeEvent(id: random(), pubkey: alice, createdAt: 500, kind: 1, content: content)
+            var scratch: [UInt8] = []
+            var got: [[UInt8]] = []
+            IndexKeys.forEachSearchEntry(of: event, serial: 9, in: t.lmdb.dbs, scratch: &scratch) { _, key in
+                got.append(key)
+            }
+            let expected = SearchText.tokens(content, limit: IndexKeys.searchTokensPerEvent).map { token in
+                var key = IndexKeys.valueKey(token)
+                IndexKeys.append(IndexKeys.inverted(500), to: &key)
+                IndexKeys.append(UInt64(9), to: &key)
+                return key
+            }
+            XCTAssertEqual(got, expected, content)
         }
     }
 }

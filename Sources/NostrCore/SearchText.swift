@@ -1,0 +1,108 @@
+/// NIP-50's words: how content and queries are cut into tokens.
+///
+/// A token is a run of letters and digits (Unicode's, combining marks included: a character is a
+/// grapheme cluster), case-folded with Unicode's lowercase mapping. CJK ideographs, kana and
+/// other scripts written without spaces give one token per character; each emoji is a token of
+/// its own. Everything else (spaces, punctuation, symbols) separates tokens. In a query, words
+/// of the form `key:value` are extensions (`include:spam`, `language:en`): they are not searched
+/// for.
+public enum SearchText {
+    /// Tokens longer than this many bytes are cut (a run of letters without end is not a word).
+    public static let maxTokenBytes = 64
+
+    /// The distinct tokens of `text`, in order of first appearance, at most `limit`.
+    public static func tokens(_ text: String, limit: Int = .max) -> [String] {
+        var out: [String] = []
+        var seen = Set<String>()
+        forEachToken(text) { token in
+            if seen.insert(token).inserted { out.append(token) }
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// Every token of `text` with repeats, in order (for scoring), at most `limit`.
+    public static func allTokens(_ text: String, limit: Int = 10_000) -> [String] {
+        var out: [String] = []
+        forEachToken(text) { token in
+            out.append(token)
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// The tokens a query searches for: its words less its `key:value` extensions.
+    public static func queryTokens(_ query: String) -> [String] {
+        let words = query.split(whereSeparator: { $0.isWhitespace }).filter { word in
+            guard let colon = word.firstIndex(of: ":") else { return true }
+            return colon == word.startIndex || word.index(after: colon) == word.endIndex
+        }
+        return tokens(words.joined(separator: " "))
+    }
+
+    /// Calls `body` with each token; stops when it returns false.
+    static func forEachToken(_ text: String, _ body: (String) -> Bool) {
+        var word = ""
+        func flush() -> Bool {
+            guard !word.isEmpty else { return true }
+            defer { word = "" }
+            return body(truncated(word))
+        }
+        for character in text {
+            guard let first = character.unicodeScalars.first else { continue }
+            if isEmoji(character, first) || isWrittenWithoutSpaces(first) {
+                guard flush(), body(truncated(character.lowercased())) else { return }
+            } else if character.isLetter || character.isNumber {
+                word += character.lowercased()
+            } else {
+                guard flush() else { return }
+            }
+        }
+        _ = flush()
+    }
+
+    static func truncated(_ token: String) -> String {
+        guard token.utf8.count > maxTokenBytes else { return token }
+        var out = ""
+        for character in token {
+            guard out.utf8.count + String(character).utf8.count <= maxTokenBytes else { break }
+            out.append(character)
+        }
+        return out
+    }
+
+    static func isEmoji(_ character: Character, _ first: Unicode.Scalar) -> Bool {
+        let properties = first.properties
+        if properties.isEmojiPresentation { return true }
+        // A text-default emoji made an emoji by a variation selector or a joiner sequence.
+        return properties.isEmoji && first.value > 0x7F && character.unicodeScalars.count > 1
+            && !(character.isLetter || character.isNumber)
+    }
+
+    /// Han ideographs, kana, and a few other scripts usually written without spaces.
+    static func isWrittenWithoutSpaces(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x3040...0x30FF,  // Hiragana, Katakana
+            0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF,  // CJK ideographs
+            0x20000...0x2FA1F,  // CJK extensions
+            0x0E00...0x0E7F,  // Thai
+            0x0E80...0x0EFF,  // Lao
+            0x1000...0x109F,  // Myanmar
+            0x1780...0x17FF:  // Khmer
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// NIP-50's match quality of content holding every query token: how much of the content the
+    /// query's words make up (occurrences over the content's length, plus a constant so that a
+    /// one-word note does not always win), as an integer (higher is better).
+    public static func score(content: String, query: [String]) -> Int {
+        let words = allTokens(content)
+        guard !words.isEmpty else { return 0 }
+        let wanted = Set(query)
+        let hits = words.reduce(0) { $0 + (wanted.contains($1) ? 1 : 0) }
+        return hits * 1_000_000 / (words.count + 8)
+    }
+}

@@ -42,33 +42,53 @@ public enum SearchText {
 
     /// Calls `body` with each token; stops when it returns false.
     static func forEachToken(_ text: String, _ body: (String) -> Bool) {
-        var word = ""
-        func flush() -> Bool {
-            guard !word.isEmpty else { return true }
-            defer { word = "" }
-            return body(truncated(word))
-        }
-        for character in text {
-            guard let first = character.unicodeScalars.first else { continue }
-            if isEmoji(character, first) || isWrittenWithoutSpaces(first) {
-                guard flush(), body(truncated(character.lowercased())) else { return }
-            } else if character.isLetter || character.isNumber {
-                word += character.lowercased()
-            } else {
-                guard flush() else { return }
-            }
-        }
-        _ = flush()
+        forEachTokenBytes(text) { body(String(decoding: $0, as: UTF8.self)) }
     }
 
-    static func truncated(_ token: String) -> String {
-        guard token.utf8.count > maxTokenBytes else { return token }
-        var out = ""
-        for character in token {
-            guard out.utf8.count + String(character).utf8.count <= maxTokenBytes else { break }
-            out.append(character)
+    /// Calls `body` with the UTF-8 bytes of each token (valid during the call); stops when it
+    /// returns false. Allocation-free for the usual text: the word is built in a stack buffer, and
+    /// a character's lowercase form is a small string.
+    public static func forEachTokenBytes(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool)
+        rethrows
+    {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxTokenBytes) { word in
+            var length = 0
+            var full = false
+            func emit() throws -> Bool {
+                guard length > 0 else { return true }
+                defer {
+                    length = 0
+                    full = false
+                }
+                return try body(UnsafeBufferPointer(rebasing: word[0..<length]))
+            }
+            /// Appends a whole character's bytes, or (past the length limit) none from then on.
+            func append(_ character: Character) {
+                guard !full else { return }
+                let lower = character.lowercased()
+                guard length + lower.utf8.count <= maxTokenBytes else {
+                    full = true
+                    return
+                }
+                for byte in lower.utf8 {
+                    word[length] = byte
+                    length += 1
+                }
+            }
+            for character in text {
+                guard let first = character.unicodeScalars.first else { continue }
+                if isEmoji(character, first) || isWrittenWithoutSpaces(first) {
+                    guard try emit() else { return }
+                    append(character)
+                    guard try emit() else { return }
+                } else if character.isLetter || character.isNumber {
+                    append(character)
+                } else {
+                    guard try emit() else { return }
+                }
+            }
+            _ = try emit()
         }
-        return out
     }
 
     static func isEmoji(_ character: Character, _ first: Unicode.Scalar) -> Bool {

@@ -198,64 +198,27 @@ enum IndexKeys {
         _ body: (MDBDatabase, [UInt8]) throws -> Void
     ) rethrows {
         guard !event.content.isEmpty && !unsearchedKinds.contains(event.kind) else { return }
-        func entry(_ token: UnsafeBufferPointer<UInt8>, _ scratch: inout [UInt8]) throws {
-            scratch.removeAll(keepingCapacity: true)
-            appendValueKey(token, to: &scratch)
-            append(inverted(event.createdAt), to: &scratch)
-            append(serial, to: &scratch)
-            try body(dbs.search, scratch)
-        }
-        var content = event.content
-        let ascii = content.withUTF8 { bytes in bytes.allSatisfy { $0 < 0x80 } }
-        guard ascii else {
-            for token in SearchText.tokens(content, limit: searchTokensPerEvent) {
-                var token = token
-                try token.withUTF8 { try entry($0, &scratch) }
-            }
-            return
-        }
-        // ASCII content (most notes): the same words as `SearchText`, found in its bytes without
-        // allocating: runs of letters and digits, lowercased, cut at 64 bytes, each once.
-        try content.withUTF8 { bytes in
-            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: SearchText.maxTokenBytes) { word in
-                try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: searchTokensPerEvent * 16) { seen in
-                    var length = 0
-                    var distinct = 0
-                    func flush(_ scratch: inout [UInt8]) throws -> Bool {
-                        guard length > 0 else { return true }
-                        defer { length = 0 }
-                        let token = UnsafeBufferPointer(rebasing: word[0..<length])
-                        // Distinct words by their 16-byte keys (equal words, equal keys).
-                        scratch.removeAll(keepingCapacity: true)
-                        appendValueKey(token, to: &scratch)
-                        for i in 0..<distinct {
-                            var same = true
-                            for j in 0..<16 where seen[i * 16 + j] != scratch[j] {
-                                same = false
-                                break
-                            }
-                            if same { return true }
-                        }
-                        for j in 0..<16 { seen[distinct * 16 + j] = scratch[j] }
-                        distinct += 1
-                        append(inverted(event.createdAt), to: &scratch)
-                        append(serial, to: &scratch)
-                        try body(dbs.search, scratch)
-                        return distinct < searchTokensPerEvent
+        // Each distinct word once, told apart by its 16-byte key (equal words, equal keys), kept
+        // on the stack: nothing is allocated for the usual note.
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: searchTokensPerEvent * 16) { seen in
+            var distinct = 0
+            try SearchText.forEachTokenBytes(event.content) { token in
+                scratch.removeAll(keepingCapacity: true)
+                appendValueKey(token, to: &scratch)
+                for i in 0..<distinct {
+                    var same = true
+                    for j in 0..<16 where seen[i * 16 + j] != scratch[j] {
+                        same = false
+                        break
                     }
-                    for byte in bytes {
-                        let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
-                        if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
-                            if length < SearchText.maxTokenBytes {
-                                word[length] = lower
-                                length += 1
-                            }
-                        } else if try !flush(&scratch) {
-                            return
-                        }
-                    }
-                    _ = try flush(&scratch)
+                    if same { return true }
                 }
+                for j in 0..<16 { seen[distinct * 16 + j] = scratch[j] }
+                distinct += 1
+                append(inverted(event.createdAt), to: &scratch)
+                append(serial, to: &scratch)
+                try body(dbs.search, scratch)
+                return distinct < searchTokensPerEvent
             }
         }
     }

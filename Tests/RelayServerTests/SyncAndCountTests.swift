@@ -155,8 +155,6 @@ final class SyncAndCountTests: XCTestCase {
         var limits = Limits()
         limits.maxNegentropySessions = 2
         limits.maxSyncEvents = 20
-        limits.negentropyIdleTimeout = 1
-        limits.pingInterval = 1
         let relay = try TestRelay(limits: limits)
         defer { relay.stop() }
         let (client, _) = try await relay.connectReady()
@@ -196,7 +194,22 @@ final class SyncAndCountTests: XCTestCase {
         let version = try await client.nextMessage()
         XCTAssertEqual(version[0] as? String, "NEG-MSG")
         XCTAssertEqual(version[2] as? String, "61")
-        // Left alone, it ends after the idle timeout (the client answers the relay's pings).
+    }
+
+    /// A reconciliation left alone ends after the idle timeout (on a relay of its own, so that
+    /// a slow machine cannot time out the sessions of the test above).
+    func testAnIdleNegentropySessionIsClosed() async throws {
+        var limits = Limits()
+        limits.negentropyIdleTimeout = 1
+        limits.pingInterval = 1
+        let relay = try TestRelay(limits: limits)
+        defer { relay.stop() }
+        let (client, _) = try await relay.connectReady()
+        var empty = NegentropySession(items: [])
+        client.send(#"["NEG-OPEN","v2",{"kinds":[1]},"\#(Hex.encode(empty.initiate()))"]"#)
+        let opened = try await client.nextMessage()
+        XCTAssertEqual(opened[0] as? String, "NEG-MSG")
+        // The client answers the relay's pings, and sends nothing else.
         var idle: [Any] = []
         while idle.isEmpty {
             switch try await client.next(seconds: 10) {

@@ -104,12 +104,18 @@ public final class RelayConnection: @unchecked Sendable {
         let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
         loop.execute { [self] in
             var last = NIODeadline.now()
-            onMessage = { buffer in
+            // Weak: the connection holds these closures; a strong reference back would keep it,
+            // and the messages waiting in the stream, alive forever.
+            onMessage = { [weak self] buffer in
                 last = .now()
-                self.bytesReceived += buffer.readableBytes
+                self?.bytesReceived += buffer.readableBytes
                 continuation.yield(Array(buffer.readableBytesView))
             }
-            onClose = { continuation.finish(throwing: RelayConnectionError.closed) }
+            onClose = { [weak self] in
+                continuation.finish(throwing: RelayConnectionError.closed)
+                self?.onMessage = { _ in }
+                self?.onClose = {}
+            }
             let timer = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { task in
                 if NIODeadline.now() - last > .seconds(idleTimeout) {
                     continuation.finish(

@@ -66,6 +66,13 @@ public struct Filter: Sendable, Equatable {
     /// Whether `event` passes every condition of this filter (`limit` is not a condition).
     @inlinable
     public func matches(_ event: Event) -> Bool {
+        guard matches(fields: event) else { return false }
+        if !searchTokens.isEmpty { return matchesSearch(content: event.content) }
+        return true
+    }
+
+    /// Every condition but the search words (the caller checks those, scoring them).
+    public func matches(fields event: Event) -> Bool {
         guard matchesFields(id: event.id, pubkey: event.pubkey, kind: event.kind, createdAt: event.createdAt) else {
             return false
         }
@@ -79,18 +86,12 @@ public struct Filter: Sendable, Equatable {
             }
             if !found { return false }
         }
-        if !searchTokens.isEmpty { return matchesSearch(content: event.content) }
         return true
     }
 
     /// NIP-50: the content holds every token of the query.
     public func matchesSearch(content: String) -> Bool {
-        var missing = Set(searchTokens)
-        SearchText.forEachToken(content) { token in
-            missing.remove(token)
-            return !missing.isEmpty
-        }
-        return missing.isEmpty
+        SearchText.match(content: content, query: searchTokens) != nil
     }
 
     /// The conditions on an event's fixed-size fields: since, until, kinds, authors, ids.

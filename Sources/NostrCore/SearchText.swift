@@ -51,6 +51,8 @@ public enum SearchText {
     public static func forEachTokenBytes(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool)
         rethrows
     {
+        var text = text
+        if try text.withUTF8({ bytes in try forEachASCIITokenBytes(bytes, body) }) { return }
         try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxTokenBytes) { word in
             var length = 0
             var full = false
@@ -91,6 +93,32 @@ public enum SearchText {
         }
     }
 
+    /// The same words for ASCII text, from its bytes (no grapheme breaking needed); false (and
+    /// nothing called) when the text is not ASCII.
+    static func forEachASCIITokenBytes(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool
+    ) rethrows -> Bool {
+        for byte in bytes where byte >= 0x80 { return false }
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxTokenBytes) { word in
+            var length = 0
+            for byte in bytes {
+                let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
+                    if length < maxTokenBytes {
+                        word[length] = lower
+                        length += 1
+                    }
+                } else if length > 0 {
+                    let keepGoing = try body(UnsafeBufferPointer(rebasing: word[0..<length]))
+                    length = 0
+                    if !keepGoing { return }
+                }
+            }
+            if length > 0 { _ = try body(UnsafeBufferPointer(rebasing: word[0..<length])) }
+        }
+        return true
+    }
+
     static func isEmoji(_ character: Character, _ first: Unicode.Scalar) -> Bool {
         let properties = first.properties
         if properties.isEmojiPresentation { return true }
@@ -119,10 +147,39 @@ public enum SearchText {
     /// query's words make up (occurrences over the content's length, plus a constant so that a
     /// one-word note does not always win), as an integer (higher is better).
     public static func score(content: String, query: [String]) -> Int {
-        let words = allTokens(content)
-        guard !words.isEmpty else { return 0 }
-        let wanted = Set(query)
-        let hits = words.reduce(0) { $0 + (wanted.contains($1) ? 1 : 0) }
-        return hits * 1_000_000 / (words.count + 8)
+        match(content: content, query: query) ?? 0
+    }
+
+    /// The score of content holding every query token, or nil when one is missing; one pass
+    /// over the content's words, compared as bytes (nothing allocated for up to 8 query words).
+    public static func match(content: String, query: [String]) -> Int? {
+        guard !query.isEmpty else { return 0 }
+        var words = 0
+        var hits = 0
+        var found: UInt64 = 0
+        let all: UInt64 = query.count >= 64 ? .max : (1 << UInt64(query.count)) - 1
+        forEachTokenBytes(content) { token in
+            words += 1
+            for (i, wanted) in query.enumerated() {
+                var wanted = wanted
+                let same = wanted.withUTF8 { w in
+                    w.count == token.count && (w.count == 0 || memcmp(w.baseAddress!, token.baseAddress!, w.count) == 0)
+                }
+                if same {
+                    hits += 1
+                    if i < 64 { found |= 1 << UInt64(i) }
+                    break
+                }
+            }
+            return words < 10_000
+        }
+        guard found & all == all else { return nil }
+        return hits * 1_000_000 / (words + 8)
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

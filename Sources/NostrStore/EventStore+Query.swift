@@ -166,8 +166,13 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     var hll: HyperLogLog?
     /// Items mode: past this many, the walk stops (the caller refuses the sync).
     var maxItems = Int.max
+    /// A search (NIP-50) ranks at most this many matches, the newest: the cost of a common word
+    /// stays bounded.
+    static let searchWindow = 1000
     /// The current filter's limit when it is a search (NIP-50): applied after ranking.
     private var searchLimit: Int?
+    /// The current search's scores, by event id.
+    private var searchScores: [Bytes32: Int] = [:]
     /// Some filter's scan budget ran out before its walk was complete.
     private(set) var budgetExhausted = false
     /// Ids already in the answer, when several filters may find the same event.
@@ -284,6 +289,23 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         throws -> Bool
     {
         switch mode {
+        case .events where searchLimit != nil:
+            // A search: decoded once, checked, and scored in the same pass over its words.
+            guard
+                let found1 = try store.withJSON(
+                    txn, serial: serial,
+                    { json -> (StoredEvent, Int)? in
+                        guard let event = Event.decode(json: json), filter.matches(fields: event), scope.admits(event)
+                        else { return nil }
+                        if let expiration = event.expiration, expiration <= now { return nil }
+                        guard let score = SearchText.match(content: event.content, query: filter.searchTokens) else {
+                            return nil
+                        }
+                        return (StoredEvent(id: event.id, createdAt: event.createdAt, json: Array(json)), score)
+                    })
+            else { return false }
+            found.append(found1.0)
+            searchScores[found1.0.id] = found1.1
         case .events:
             guard
                 let event = try store.candidate(
@@ -348,6 +370,11 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                 let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
                 if !s.dedupe || s.serials.insert(serial).inserted {
                     if try collect(txn, serial, s.filter, into: &s.found) {
+                        // A search ranks the newest `searchWindow` matches, not every match.
+                        if searchLimit != nil && s.found.count >= Self.searchWindow {
+                            s.prefixIndex = s.prefixes.count
+                            return true
+                        }
                         s.kept += 1
                         if s.kept >= s.limit && s.boundary == nil { s.boundary = inverted }
                         if mode == .events, s.prefixes.count > 1, s.limit < Int.max / 2, s.found.count >= 2 * s.limit {
@@ -367,13 +394,13 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     /// NIP-50's order: match quality (`SearchText.score`), then newest, then lowest id; cut to
     /// `limit`.
     private func rank(_ found: inout [StoredEvent], _ filter: Filter, limit: Int) {
-        let scored = found.map { event -> (Int, StoredEvent) in
-            let content = event.json.withUnsafeBufferPointer { Event.decode(json: $0)?.content } ?? ""
-            return (SearchText.score(content: content, query: filter.searchTokens), event)
-        }
-        found = scored.sorted { a, b in
-            a.0 != b.0 ? a.0 > b.0 : StoredEvent.newestFirst(a.1, b.1)
-        }.prefix(limit).map(\.1)
+        let scores = searchScores
+        searchScores.removeAll()
+        found = found.sorted { a, b in
+            let x = scores[a.id] ?? 0
+            let y = scores[b.id] ?? 0
+            return x != y ? x > y : StoredEvent.newestFirst(a, b)
+        }.prefix(limit).map { $0 }
     }
 
     /// Keeps the newest `limit` of what a many-prefix scan found so far, and from then on skips

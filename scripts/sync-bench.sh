@@ -9,24 +9,13 @@ cd "$(dirname "$0")/.."
 EVENTS=${1:-100000}
 TERN=${TERN:-$(swift build -c release --show-bin-path)/tern}
 work=$(mktemp -d /tmp/tern-sync-XXXX)
-relay_pid=""
-cleanup() {
-    if [ -n "$relay_pid" ]; then kill "$relay_pid" 2>/dev/null || true; wait "$relay_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
+source scripts/relay-lib.sh
 trap cleanup EXIT
 "$TERN" bench corpus --events "$EVENTS" --authors 2000 --seed 7 --out "$work/all.jsonl"
 awk 'NR % 100 != 0' "$work/all.jsonl" >"$work/most.jsonl"
 "$TERN" import "$work/all.jsonl" --data "$work/relay" >/dev/null 2>&1
 "$TERN" import "$work/most.jsonl" --data "$work/most" >/dev/null 2>&1
-"$TERN" serve --listen 127.0.0.1:0 --data "$work/relay" 2>"$work/relay.log" &
-relay_pid=$!
-for _ in $(seq 100); do
-    port=$(grep -o 'address=127.0.0.1:[0-9]*' "$work/relay.log" | head -1 | cut -d: -f2 || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "the relay did not start" >&2; exit 1; }
+start_relay "$work/relay" "$work/relay.log"
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
 run() {

@@ -58,6 +58,22 @@ final class RelayProcess: @unchecked Sendable {
             err: String(decoding: errData.value, as: UTF8.self))
     }
 
+    /// A fresh path under the temporary folder (not created).
+    static func temporaryDirectory(_ prefix: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+    }
+
+    /// The figure on a tool's summary row `name` (`  accepted      1,234  …`).
+    static func figure(_ name: String, in report: String) -> Int? {
+        for line in report.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.first.map(String.init) == name, words.count > 1 {
+                return Int(words[1].replacingOccurrences(of: ",", with: ""))
+            }
+        }
+        return nil
+    }
+
     /// Everything the relay has logged so far, and a signal for each new chunk.
     private let logSignal = NSCondition()
     private var logText = ""

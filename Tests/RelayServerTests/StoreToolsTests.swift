@@ -16,20 +16,9 @@ final class StoreToolsTests: XCTestCase {
         try RelayProcess.run(arguments, input: input)
     }
 
-    func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("tern-tools-\(UUID().uuidString)").path
-    }
+    func temporaryDirectory() -> String { RelayProcess.temporaryDirectory("tern-tools") }
 
-    /// The figure on the summary row `name` (`  accepted      1,234  …`).
-    func figure(_ name: String, in report: String) -> Int? {
-        for line in report.split(separator: "\n") {
-            let words = line.split(separator: " ")
-            if words.first.map(String.init) == name, words.count > 1 {
-                return Int(words[1].replacingOccurrences(of: ",", with: ""))
-            }
-        }
-        return nil
-    }
+    func figure(_ name: String, in report: String) -> Int? { RelayProcess.figure(name, in: report) }
 
     func testImportAppliesTheNIPRulesAndReportsEachLine() throws {
         let data = temporaryDirectory()

@@ -9,9 +9,7 @@ final class StreamCommandTests: XCTestCase {
     let alice = Signer(seed: 961)
     let bob = Signer(seed: 962)
 
-    func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("tern-stream-\(UUID().uuidString)").path
-    }
+    func temporaryDirectory() -> String { RelayProcess.temporaryDirectory("tern-stream") }
 
     func publish(_ port: Int, _ event: Event) async throws {
         let client = try await TestClient.connect(port: port, group: TestRelayGroup.shared)

@@ -11,19 +11,9 @@ final class SyncCommandTests: XCTestCase {
     let alice = Signer(seed: 951)
     let bob = Signer(seed: 952)
 
-    func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("tern-sync-\(UUID().uuidString)").path
-    }
+    func temporaryDirectory() -> String { RelayProcess.temporaryDirectory("tern-sync") }
 
-    func figure(_ name: String, in report: String) -> Int? {
-        for line in report.split(separator: "\n") {
-            let words = line.split(separator: " ")
-            if words.first.map(String.init) == name, words.count > 1 {
-                return Int(words[1].replacingOccurrences(of: ",", with: ""))
-            }
-        }
-        return nil
-    }
+    func figure(_ name: String, in report: String) -> Int? { RelayProcess.figure(name, in: report) }
 
     /// The ids a relay serves for `filter`.
     func ids(_ port: Int, _ filter: String) async throws -> Set<String> {

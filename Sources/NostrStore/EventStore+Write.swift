@@ -41,11 +41,20 @@ extension EventStore {
             }
         } catch let error as LMDBError {
             nextSerial = firstSerial
-            return (.failed(error.isOutOfSpace ? "storage is full" : "storage error: \(error)"), 0)
+            let full = error.isOutOfSpace || (error.code == EIO && filesystemIsFull)
+            return (.failed(full ? "storage is full" : "storage error: \(error)"), 0)
         } catch {
             nextSerial = firstSerial
             return (.failed("storage error: \(error)"), 0)
         }
+    }
+
+    /// Whether the data directory's filesystem has (almost) no room left: LMDB reports a write
+    /// cut short by a full disk as EIO, not ENOSPC.
+    var filesystemIsFull: Bool {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return false }
+        return Int(stats.f_bavail) * Int(stats.f_frsize) < 1 << 20
     }
 
     /// Another process may have written to the store since this one's last write (`tern import`
@@ -252,3 +261,7 @@ struct LMDBWriteTransaction: StorageTransaction {
         return try serials.compactMap { try store.load(txn, serial: $0) }
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -21,16 +21,6 @@ public enum SearchText {
         return out
     }
 
-    /// Every token of `text` with repeats, in order (for scoring), at most `limit`.
-    public static func allTokens(_ text: String, limit: Int = 10_000) -> [String] {
-        var out: [String] = []
-        forEachToken(text) { token in
-            out.append(token)
-            return out.count < limit
-        }
-        return out
-    }
-
     /// The tokens a query searches for: its words less its `key:value` extensions.
     public static func queryTokens(_ query: String) -> [String] {
         let words = query.split(whereSeparator: { $0.isWhitespace }).filter { word in

@@ -17,12 +17,15 @@ public struct NegentropySession: Sendable {
 
     public init(items: [Negentropy.Item], frameSizeLimit: Int = 0) {
         precondition(frameSizeLimit == 0 || frameSizeLimit >= 4096, "frame size limit too small")
-        var sorted = items
-        sorted.sort()
-        var unique: [Negentropy.Item] = []
-        unique.reserveCapacity(sorted.count)
-        for item in sorted where unique.last != item { unique.append(item) }
-        self.items = unique
+        // A store lists its items in order already (one pass checks it); others are sorted.
+        if zip(items, items.dropFirst()).allSatisfy({ $0 < $1 }) {
+            self.items = items
+        } else {
+            var unique: [Negentropy.Item] = []
+            unique.reserveCapacity(items.count)
+            for item in items.sorted() where unique.last != item { unique.append(item) }
+            self.items = unique
+        }
         self.frameSizeLimit = frameSizeLimit
     }
 

@@ -1,16 +1,16 @@
 # tern: `make run` starts the relay, `make test` runs every test. Both install what is missing.
 SWIFT ?= swift
 APT_PACKAGES := libsecp256k1-dev liblmdb-dev libssl-dev zlib1g-dev pkg-config
-## What only the tests need: the browser the status page is tested in, and systemd-analyze,
-## which checks the unit `make install` installs.
-TEST_APT_PACKAGES := chromium systemd
+## What only the tests need: the browser the status page is tested in, systemd-analyze, which
+## checks the unit `make install` installs, and PostgreSQL, which the tests start themselves.
+TEST_APT_PACKAGES := chromium systemd postgresql
 ## Python packages of the interop tests (Tests/interop): rust-nostr's nostr-sdk from PyPI.
 PY_PACKAGES := nostr-sdk==0.45.1
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 LISTEN ?= 127.0.0.1:7447
 DATA ?= ./tern-data
 
-.PHONY: deps test-deps py-deps interop apt-install install static binary-size build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
+.PHONY: cluster deps test-deps py-deps interop apt-install install static binary-size build release run test test-sanitize format lint clean benchmarks benchmark-check benchmark-thresholds fuzz fuzz-build
 FUZZ_SECONDS ?= 60
 
 ## Install the system libraries tern links against, when missing (Debian/Ubuntu).
@@ -27,7 +27,7 @@ py-deps:
 ## Other implementations against the real `tern` (once, not under the sanitizers): nostr-sdk
 ## syncs with it over NIP-77 and counts with NIP-45.
 interop: py-deps
-	TERN=$$($(SWIFT) build --show-bin-path)/tern python3 Tests/interop/test_nostr_sdk.py
+	TERN=$$($(SWIFT) build $(PG_TRAITS) --show-bin-path)/tern python3 Tests/interop/test_nostr_sdk.py
 
 apt-install:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -76,13 +76,23 @@ binary-size: static
 run: release
 	exec $$($(SWIFT) build -c release --show-bin-path)/tern serve --listen $(LISTEN) --data $(DATA)
 
-## Build once, then run every test, replay the fuzz corpus, fuzz briefly, check the
-## malloc-count gate of the benchmarks, and run the tests again under TSan and ASan.
+## A local PostgreSQL (from Debian's packages, in a temporary folder) and two tern nodes on it:
+## prints their URLs; Ctrl-C stops everything (docs/SCALING.md).
+cluster: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="postgresql"
+	$(SWIFT) build -c release --traits Postgres --product tern
+	scripts/cluster.sh
+
+## Build once (with the PostgreSQL backend: the `Postgres` trait), then run every test, replay
+## the fuzz corpus, fuzz briefly, check the malloc-count gate of the benchmarks, and run the
+## tests again under TSan and ASan on the default build (without PostgreSQL), which also checks
+## that the default `tern` links no PostgreSQL client.
+PG_TRAITS = --traits Postgres
 test: deps test-deps lint
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) build --build-tests $(PG_TRAITS)
+	$(SWIFT) test --skip-build $(PG_TRAITS)
 	$(MAKE) interop
-	$$($(SWIFT) build --show-bin-path)/FuzzRelayInput Fuzz/corpus
+	$$($(SWIFT) build $(PG_TRAITS) --show-bin-path)/FuzzRelayInput Fuzz/corpus
 	$(MAKE) fuzz FUZZ_SECONDS=30
 	scripts/benchmark-check.sh
 	$(MAKE) test-sanitize
@@ -101,6 +111,7 @@ SANITIZER_SKIP = --skip StatusPageBrowserTests
 SYMBOLIZER = $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/llvm-symbolizer
 test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	scripts/lean-check.sh .build-tsan/debug/tern
 	SANITIZER_UNDER_TEST=thread TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
 		TSAN_OPTIONS=suppressions=$(CURDIR)/scripts/tsan.supp \
 		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(SANITIZER_SKIP)

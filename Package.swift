@@ -7,6 +7,11 @@ let package = Package(
     products: [
         .executable(name: "tern", targets: ["tern"])
     ],
+    // `Postgres` adds the PostgreSQL backend (`tern serve --store postgres://…`) and links
+    // postgres-nio (with Foundation and TLS) into `tern`; the default build leaves all of it out.
+    traits: [
+        .trait(name: "Postgres", description: "The PostgreSQL backend for several nodes on one database.")
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -15,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -47,6 +53,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The PostgreSQL backend: its sources are empty unless the `Postgres` trait is enabled.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "NostrCore", "EventStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
+            ]
+        ),
+        // A PostgreSQL server of the tests' own, started from Debian's binaries in a temporary folder.
+        .target(name: "LocalPostgres"),
         .target(
             name: "RelayCore",
             dependencies: [
@@ -95,6 +115,7 @@ let package = Package(
             dependencies: [
                 "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
                 "RelayClient",
+                .target(name: "PostgresStore", condition: .when(traits: ["Postgres"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -132,7 +153,10 @@ let package = Package(
         // Conformance/: every backend through the EventStorage protocol; LMDB/: that backend's own.
         .testTarget(
             name: "StorageTests",
-            dependencies: ["EventStorage", "NostrStore", "NostrCore", "NostrTools", "NostrReference"]),
+            dependencies: [
+                "EventStorage", "NostrStore", "NostrCore", "NostrTools", "NostrReference", "LocalPostgres",
+                .target(name: "PostgresStore", condition: .when(traits: ["Postgres"])),
+            ]),
         .testTarget(
             name: "RelayCoreTests",
             dependencies: [
@@ -143,7 +167,7 @@ let package = Package(
             name: "RelayServerTests",
             dependencies: [
                 "RelayServer", "RelayCore", "NostrCore", "NostrTools", "EventStorage", "NostrStore", "TernBench",
-                "RelayClient",
+                "RelayClient", "LocalPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -53,7 +53,40 @@ public protocol EventStorage: AnyObject, Sendable {
     /// Whether the store answers reads (`/health`).
     func checkHealth() -> Bool
 
+    /// The feed of events other processes commit to a shared store (several relay nodes on one
+    /// database); nil for a store only this process writes.
+    var sharedFeed: (any SharedFeed)? { get }
+
     func close()
+}
+
+extension EventStorage {
+    public var sharedFeed: (any SharedFeed)? { nil }
+}
+
+/// Events that other relay processes on the same store commit or broadcast: the relay delivers
+/// them to its live subscribers as it does its own.
+public protocol SharedFeed: AnyObject, Sendable {
+    /// Starts following the other nodes: `deliver` gets their events, in commit order, on the
+    /// feed's thread, each once, from this moment on.
+    func start(deliver: @escaping @Sendable ([FeedItem]) -> Void)
+    /// Sends an ephemeral event to the other nodes; false when the feed's queue is full.
+    func broadcast(_ json: [UInt8]) -> Bool
+    func stop()
+}
+
+/// One event from another node: a stored one with the commit sequence it became visible at, or
+/// an ephemeral one (sequence `.max`: no query holds it).
+public struct FeedItem: Sendable {
+    public let event: Event
+    public let json: [UInt8]
+    public let sequence: UInt64
+
+    public init(event: Event, json: [UInt8], sequence: UInt64) {
+        self.event = event
+        self.json = json
+        self.sequence = sequence
+    }
 }
 
 /// NIP-45's answer.

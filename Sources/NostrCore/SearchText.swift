@@ -9,6 +9,10 @@
 public enum SearchText {
     /// Tokens longer than this many bytes are cut (a run of letters without end is not a word).
     public static let maxTokenBytes = 64
+    /// A store indexes at most this many distinct words of an event (its first ones).
+    public static let indexedWordsPerEvent = 64
+    /// Kinds whose content is ciphertext (direct messages, seals, gift wraps): not indexed.
+    public static let unindexedKinds: Set<UInt16> = [4, 13, 1059]
 
     /// The distinct tokens of `text`, in order of first appearance, at most `limit`.
     public static func tokens(_ text: String, limit: Int = .max) -> [String] {

@@ -224,9 +224,9 @@ enum IndexKeys {
     }
 
     /// At most this many distinct words of an event are indexed for search.
-    static let searchTokensPerEvent = 64
+    static let searchTokensPerEvent = SearchText.indexedWordsPerEvent
     /// Kinds whose content is ciphertext: not indexed for search.
-    static let unsearchedKinds: Set<UInt16> = [4, 13, 1059]
+    static let unsearchedKinds = SearchText.unindexedKinds
 
     /// Appends the first 16 bytes of the value's SHA-256: a key no two values share in practice.
     static func appendValueHash(_ value: String, to out: inout [UInt8]) {

@@ -9,6 +9,8 @@ public final class Matcher: CommitSink, @unchecked Sendable {
     enum Item {
         case committed(Committed)
         case broadcast(ValidEvent, any EventOrigin)
+        /// Another node's event (a shared store's feed).
+        case remote(FeedItem)
     }
 
     public let subscriptions: SubscriptionIndex
@@ -43,6 +45,12 @@ public final class Matcher: CommitSink, @unchecked Sendable {
         inbox.push(.broadcast(valid, origin))
     }
 
+    /// Other nodes' events, from the shared store's feed thread, in their commit order; waits
+    /// while the matcher is full.
+    public func remote(_ items: [FeedItem]) {
+        inbox.pushAll(items.lazy.map { Item.remote($0) })
+    }
+
     /// Delivers what is queued, then ends the thread. Call after the writer's shutdown.
     public func shutdown() {
         inbox.stop()
@@ -64,6 +72,9 @@ public final class Matcher: CommitSink, @unchecked Sendable {
                 case .broadcast(let valid, let origin):
                     fanOut(valid.event, json: valid.json, sequence: .max)
                     origin.processed(valid.event.id, .broadcast)
+                case .remote(let item):
+                    if item.sequence != .max { onSaved(item.event) }
+                    fanOut(item.event, json: item.json, sequence: item.sequence)
                 }
             }
             batch.removeAll(keepingCapacity: true)

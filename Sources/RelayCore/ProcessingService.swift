@@ -32,14 +32,17 @@ public enum Outcome: Sendable, Equatable {
 
 /// Processing: hands each routed event to the next stage of the one-way pipeline. Stored
 /// events go to the writer (which only commits, then passes the commit to the matcher);
-/// ephemeral events go straight to the matcher. The origin hears the outcome from the matcher.
+/// ephemeral events go straight to the matcher, and to the other nodes of a shared store
+/// (`feed`). The origin hears the outcome from the matcher.
 public struct ProcessingService: Sendable {
     public let writer: EventWriter
     public let matcher: Matcher
+    public let feed: (any SharedFeed)?
 
-    public init(writer: EventWriter, matcher: Matcher) {
+    public init(writer: EventWriter, matcher: Matcher, feed: (any SharedFeed)? = nil) {
         self.writer = writer
         self.matcher = matcher
+        self.feed = feed
     }
 
     /// Runs `route` for `valid`; `origin` is told the outcome exactly once, possibly on another
@@ -49,7 +52,9 @@ public struct ProcessingService: Sendable {
         case .refuse(let rejection):
             origin.processed(valid.event.id, .rejected(rejection))
         case .broadcast:
-            if !matcher.broadcast(valid, origin: origin) {
+            if let feed, !feed.broadcast(valid.json) {
+                origin.processed(valid.event.id, .rejected(.rateLimited("the relay is busy, try again shortly")))
+            } else if !matcher.broadcast(valid, origin: origin) {
                 origin.processed(valid.event.id, .rejected(.rateLimited("the relay is busy, try again shortly")))
             }
         case .store(let action):

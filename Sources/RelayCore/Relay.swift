@@ -51,7 +51,7 @@ public final class Relay: Sendable {
         readers = ReaderPool(threads: limits.readerThreads, queueDepth: limits.readerQueueDepth)
         validation = ValidationService(limits: limits)
         routing = RoutingService(relayURL: info.url)
-        processing = ProcessingService(writer: writer, matcher: matcher)
+        processing = ProcessingService(writer: writer, matcher: matcher, feed: storage.sharedFeed)
         plugin = WritePolicyPlugin(processing: processing, logger: module("plugin"))
         plugin.configure(policy.plugin)
         management = ManagementService(
@@ -74,6 +74,7 @@ public final class Relay: Sendable {
         matcher.start()
         writer.start()
         plugin.start()
+        storage.sharedFeed?.start { [matcher] items in matcher.remote(items) }
     }
 
     /// Puts a new policy in force (SIGHUP): new events and REQs see it at once, open
@@ -101,6 +102,7 @@ public final class Relay: Sendable {
     public func shutdown() {
         plugin.shutdown()
         writer.shutdown()
+        processing.feed?.stop()
         matcher.shutdown()
         readers.shutdown()
     }

@@ -16,6 +16,8 @@ struct Configuration {
     var logLevels: [String: Logger.Level] = [:]
     var logFile = ""
     var mapSizeMB = 8192
+    /// `postgres://…`: the shared PostgreSQL store instead of LMDB in `dataDirectory`.
+    var storeURL = ""
     var maxScanPerFilter = StoreOptions().maxScanPerFilter
     var info = RelayInfo()
     var limits = Limits()
@@ -75,6 +77,16 @@ struct Configuration {
                 "server", "trusted_proxies", "proxies' IP addresses whose X-Forwarded-For names the client",
                 expected: "an IP address", parse: { $0.contains(".") || $0.contains(":") ? $0 : nil }
             ) { $0.limits.trustedProxies = $1 },
+            Setting(
+                section: "store", key: "url",
+                help: "postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME&pool=N]: keep the events in PostgreSQL "
+                    + "(several nodes may share it) instead of LMDB in server.data; needs a build with --traits Postgres"
+            ) { c, v throws(ConfigurationError) in
+                guard v.isEmpty || v.hasPrefix("postgres://") || v.hasPrefix("postgresql://") else {
+                    throw .invalid("store.url", v, "a URL starting with postgres://")
+                }
+                c.storeURL = v
+            },
             Setting(section: "store", key: "map_size_mb", help: "LMDB map size in MiB (the largest the store may grow)")
             {
                 c, v throws(ConfigurationError) in c.mapSizeMB = try int(v, "store.map_size_mb", 1...(1 << 24))
@@ -333,7 +345,9 @@ struct Configuration {
         var names: [String] = []
         if host != other.host || port != other.port { names.append("server.listen") }
         if dataDirectory != other.dataDirectory { names.append("server.data") }
-        if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter { names.append("store") }
+        if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter || storeURL != other.storeURL {
+            names.append("store")
+        }
         if info != other.info { names.append("relay") }
         if limits != other.limits { names.append("limits") }
         if compression != other.compression { names.append("compression") }

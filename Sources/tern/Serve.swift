@@ -32,6 +32,11 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "TOML configuration file.")
     var config: String?
 
+    @Option(
+        name: .long,
+        help: "postgres://USER@HOST:PORT/DB: keep the events in PostgreSQL, shared with other nodes (store.url).")
+    var store: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
@@ -42,6 +47,7 @@ struct Serve: ParsableCommand {
         try configuration.apply(environment: Self.environment())
         if let listen { try configuration.set("server.listen", listen) }
         if let data { try configuration.set("server.data", data) }
+        if let store { try configuration.set("store.url", store) }
         if let logLevel { try configuration.set("server.log_level", logLevel) }
         return configuration
     }
@@ -68,13 +74,12 @@ struct Serve: ParsableCommand {
         storeLogger[metadataKey: "module"] = "store"
 
         let clock: UnixClock = { Int64(time(nil)) }
-        let store: EventStore
+        let store: any EventStorage
         do {
-            store = try EventStore(
-                path: configuration.dataDirectory, options: configuration.storeOptions, logger: storeLogger)
+            store = try Self.openStore(configuration, logger: storeLogger)
         } catch {
             logger.critical(
-                "cannot open store", metadata: ["path": "\(configuration.dataDirectory)", "error": "\(error)"])
+                "cannot open store", metadata: ["store": "\(configuration.storeName)", "error": "\(error)"])
             throw ExitCode(1)
         }
         let (metrics, metricsText) = Self.prometheus(enabled: configuration.metricsEnabled)
@@ -99,7 +104,7 @@ struct Serve: ParsableCommand {
             store.close()
             throw ExitCode(1)
         }
-        logger.info("started", metadata: ["data": "\(configuration.dataDirectory)", "events": "\(store.count)"])
+        logger.info("started", metadata: ["store": "\(configuration.storeName)", "events": "\(store.count)"])
         let streaming = Self.startStreams(configuration, port: port, logger: logger)
 
         let stop = DispatchSemaphore(value: 0)

@@ -67,6 +67,19 @@ final class ServeCommandTests: XCTestCase {
         let (code5, err5) = try run(["serve", "--config", "/nonexistent/tern.toml"])
         XCTAssertNotEqual(code5, 0)
         XCTAssertTrue(err5.contains("cannot read configuration file /nonexistent/tern.toml"), err5)
+
+        let (code6, err6) = try run(["serve", "--store", "mysql://nowhere"])
+        XCTAssertNotEqual(code6, 0)
+        XCTAssertTrue(err6.contains("invalid value for store.url"), err6)
+
+        // Port 1 on loopback: nothing listens there.
+        let (code7, err7) = try run(["serve", "--store", "postgres://tern@127.0.0.1:1/tern"])
+        XCTAssertNotEqual(code7, 0)
+        #if Postgres
+            XCTAssertTrue(err7.contains("cannot open store") && err7.contains("Connection refused"), err7)
+        #else
+            XCTAssertTrue(err7.contains("this tern was built without PostgreSQL support"), err7)
+        #endif
     }
 
     func testServesThenStopsGracefullyOnSIGTERM() async throws {

@@ -6,6 +6,11 @@ import NostrStore
 import NostrTools
 import XCTest
 
+#if Postgres
+    import LocalPostgres
+    import PostgresStore
+#endif
+
 /// A storage backend under test: how to open it on a fresh path. Every test of this suite runs
 /// against each backend listed in `Backends.all`, through the `EventStorage` protocol only; a new
 /// backend passes by being added there.
@@ -15,7 +20,11 @@ struct Backend: Sendable {
 }
 
 enum Backends {
-    static let all: [Backend] = [lmdb()]
+    #if Postgres
+        static let all: [Backend] = [lmdb(), postgres()]
+    #else
+        static let all: [Backend] = [lmdb()]
+    #endif
 
     /// The embedded LMDB backend, with a map of `mapSize` bytes.
     static func lmdb(mapSize: Int = 256 << 20) -> Backend {
@@ -26,6 +35,21 @@ enum Backends {
         }
     }
 }
+
+#if Postgres
+    extension Backends {
+        /// The PostgreSQL backend on the tests' own server, each store in a schema of its own
+        /// (named after its path, so a reopened store finds its events).
+        static func postgres() -> Backend {
+            Backend(name: "postgres") { path, maxScan in
+                let schema = "t_" + String(path.split(separator: "-").suffix(5).joined().lowercased().prefix(32))
+                return try PostgresStore(
+                    url: StoreURL(LocalPostgres.shared.url() + "?schema=\(schema)&pool=2"), maxScanPerFilter: maxScan,
+                    logger: Logger(label: "test"))
+            }
+        }
+    }
+#endif
 
 /// A store of one backend in a fresh temporary directory, with a writer running.
 final class TestStore {

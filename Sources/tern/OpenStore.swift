@@ -1,0 +1,38 @@
+import EventStorage
+import Logging
+import NostrStore
+
+#if Postgres
+    import PostgresStore
+#endif
+
+extension Serve {
+    /// The store the configuration names: PostgreSQL for a `store.url`, else LMDB in the data
+    /// directory.
+    static func openStore(_ configuration: Configuration, logger: Logger) throws -> any EventStorage {
+        guard !configuration.storeURL.isEmpty else {
+            return try EventStore(
+                path: configuration.dataDirectory, options: configuration.storeOptions, logger: logger)
+        }
+        #if Postgres
+            return try PostgresStore(
+                url: StoreURL(configuration.storeURL), maxScanPerFilter: configuration.maxScanPerFilter, logger: logger)
+        #else
+            throw ToolError(
+                "this tern was built without PostgreSQL support; build it with "
+                    + "`swift build -c release --traits Postgres` (see the README)")
+        #endif
+    }
+}
+
+extension Configuration {
+    /// Where the events are, for the log (a URL without its password).
+    var storeName: String {
+        guard !storeURL.isEmpty else { return dataDirectory }
+        #if Postgres
+            return (try? StoreURL(storeURL).description) ?? "postgres://…"
+        #else
+            return "postgres://…"
+        #endif
+    }
+}

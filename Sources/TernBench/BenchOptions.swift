@@ -8,6 +8,9 @@ public struct BenchOptions: Sendable {
 
     public var scenario: Scenario
     public var address: RelayAddress
+    /// Where fanout's and mixed's subscribers connect (another node on the same store: the
+    /// delivery latency across nodes); `address` when nil.
+    public var subscribeAddress: RelayAddress?
     public var events = 20_000
     public var connections = 8
     public var window = 32

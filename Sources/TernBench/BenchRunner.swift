@@ -223,7 +223,7 @@ public final class BenchRunner {
         var index: [Bytes32: Int] = [:]
         index.reserveCapacity(events.count)
         for (i, e) in events.enumerated() { index[e.id] = i }
-        let connections = try open(count)
+        let connections = try open(count, at: options.subscribeAddress ?? options.address)
         let subscribers = connections.map { SubscriberDriver(connection: $0, runTag: runTag, index: index) }
         subscribers.forEach { $0.start() }
         try waitAll(subscribers.map(\.subscribed.futureResult), seconds: 60, what: "subscriptions")
@@ -271,11 +271,13 @@ public final class BenchRunner {
     }
 
     /// Opens connections in batches (so that a few thousand do not overrun the listen backlog).
-    func open(_ count: Int) throws -> [RelayConnection] {
+    func open(_ count: Int) throws -> [RelayConnection] { try open(count, at: options.address) }
+
+    func open(_ count: Int, at address: RelayAddress) throws -> [RelayConnection] {
         var out: [RelayConnection] = []
         out.reserveCapacity(count)
         while out.count < count {
-            let batch = (0..<min(256, count - out.count)).map { _ in RelayConnection.open(options.address, group: group)
+            let batch = (0..<min(256, count - out.count)).map { _ in RelayConnection.open(address, group: group)
             }
             for f in batch { out.append(try f.wait()) }
         }

@@ -29,6 +29,9 @@ struct Bench: ParsableCommand {
     @Option(help: "The relay, ws://HOST:PORT")
     var url: String?
 
+    @Option(help: "fanout, mixed: where the subscribers connect (another node on the same store), if not --url")
+    var subscribeURL: String?
+
     @Option(help: "corpus: the JSONL file to write (- for standard output)")
     var out: String?
 
@@ -95,6 +98,12 @@ struct Bench: ParsableCommand {
             throw ValidationError("counts and durations must be positive")
         }
         var options = BenchOptions(scenario: kind, address: address)
+        if let subscribeURL {
+            guard let other = RelayAddress(subscribeURL) else {
+                throw ValidationError("--subscribe-url must look like ws://HOST:PORT")
+            }
+            options.subscribeAddress = other
+        }
         options.events = events
         options.connections = connections
         options.window = window

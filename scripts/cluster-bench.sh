@@ -13,6 +13,7 @@ EVENTS=${1:-20000}
 TERN=${TERN:-$(swift build -c release --traits Postgres --show-bin-path)/tern}
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d /tmp/tern-cluster-bench-XXXX)
+chmod 711 "$work"  # the server runs as the postgres user when root runs this
 pids=()
 pg_running=""
 as_server_user() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -27,7 +28,7 @@ export TERN_LIMITS_MAX_CONNECTIONS_PER_IP=20000 TERN_LIMITS_MAX_CONNECTIONS=2000
 # start_node NAME ARGS...: sets node_pid and node_url
 start_node() {
     local name=$1; shift
-    "$TERN" serve --listen 127.0.0.1:0 --log-level warning "$@" 2>"$work/$name.log" &
+    "$TERN" serve --listen 127.0.0.1:0 "$@" 2>"$work/$name.log" &
     node_pid=$!
     pids+=("$node_pid")
     local port=""

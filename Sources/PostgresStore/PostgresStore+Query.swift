@@ -24,10 +24,10 @@
                 let ranked = !filter.searchTokens.isEmpty
                 let rows = min(ranked ? Self.searchWindow : limit, maxScanPerFilter)
                 guard rows > 0, limit > 0, !filter.matchesNothing, !scope.excludesAll(filter) else { continue }
-                let conditions = Self.conditions(filter, now: now, scope: scope, &sql)
+                let from = Self.from(filter, now: now, scope: scope, &sql)
                 parts.append(
-                    "(SELECT \(i), e.id, e.created_at, e.json FROM events e WHERE \(conditions) "
-                        + "ORDER BY e.created_at DESC, e.id LIMIT \(rows))")
+                    "(SELECT \(from.distinct)\(i), e.id, e.created_at, e.json FROM \(from.tables) WHERE \(from.conditions) "
+                        + "ORDER BY \(from.order) LIMIT \(rows))")
             }
             let rows = try noted {
                 try readers.with { try $0.query(parts.joined(separator: " UNION ALL "), sql.binds) }
@@ -40,9 +40,10 @@
             var ctes: [String] = []
             let budget = maxScanPerFilter
             for filter in filters where !filter.matchesNothing && !scope.excludesAll(filter) {
-                let conditions = Self.conditions(filter, now: now, scope: scope, &sql)
+                let from = Self.from(filter, now: now, scope: scope, &sql)
                 ctes.append(
-                    "f\(ctes.count) AS (SELECT e.id, e.pubkey FROM events e WHERE \(conditions) LIMIT \(budget + 1))")
+                    "f\(ctes.count) AS (SELECT DISTINCT e.id, e.pubkey FROM \(from.tables) WHERE \(from.conditions) "
+                        + "LIMIT \(budget + 1))")
             }
             guard !ctes.isEmpty else { return CountResult(count: 0, hll: hllOffset.map { HyperLogLog(offset: $0) }) }
             let each = (0..<ctes.count).map { "(SELECT count(*) FROM f\($0))" }
@@ -64,13 +65,13 @@
         public func items(_ filter: Filter, now: Int64, scope: ReadScope, max: Int) throws -> [SyncItem] {
             guard !filter.matchesNothing, !scope.excludesAll(filter) else { return [] }
             var sql = SQLBuilder()
-            let conditions = Self.conditions(filter, now: now, scope: scope, &sql)
+            let from = Self.from(filter, now: now, scope: scope, &sql)
             let cap = min(max, maxScanPerFilter)
             let rows = try noted {
                 try readers.with {
                     try $0.query(
-                        "SELECT e.created_at, e.id FROM events e WHERE \(conditions) ORDER BY e.created_at, e.id "
-                            + "LIMIT \(cap + 1)", sql.binds)
+                        "SELECT DISTINCT e.created_at, e.id FROM \(from.tables) WHERE \(from.conditions) "
+                            + "ORDER BY e.created_at, e.id LIMIT \(cap + 1)", sql.binds)
                 }
             }
             if rows.count > cap { throw maxScanPerFilter < max ? SyncItemsRefused.scanBudget : .tooMany(max: max) }
@@ -80,8 +81,32 @@
             }
         }
 
+        /// Where a filter's events are read from, newest first. A filter with a tag condition and
+        /// neither ids nor authors reads that tag's index in time order (`tags t0`, joined to
+        /// `events`), so a rare tag costs its few rows and a common one stops at the limit; an
+        /// event with two of the wanted values is kept once (`DISTINCT ON`). Any other filter
+        /// reads `events` through the index its columns pick.
+        static func from(_ filter: Filter, now: Int64, scope: ReadScope, _ sql: inout SQLBuilder) -> (
+            tables: String, conditions: String, order: String, distinct: String
+        ) {
+            guard filter.ids == nil, filter.authors == nil, let tag = filter.tags.first else {
+                return ("events e", conditions(filter, now: now, scope: scope, &sql), "e.created_at DESC, e.id", "")
+            }
+            let keys = tag.values.sorted().map { TagKey.key(tag.name, $0) }
+            var driving = ["t0.tag = ANY(\(sql.bind(keys))::text[])"]
+            if let since = filter.since { driving.append("t0.created_at >= \(sql.bind(since))") }
+            if let until = filter.until { driving.append("t0.created_at <= \(sql.bind(until))") }
+            let rest = conditions(filter, now: now, scope: scope, &sql, skippingFirstTag: true)
+            return (
+                "tags t0 JOIN events e ON e.id = t0.id", (driving + [rest]).joined(separator: " AND "),
+                "t0.created_at DESC, t0.id", keys.count > 1 ? "DISTINCT ON (t0.created_at, t0.id) " : ""
+            )
+        }
+
         /// The WHERE clause of a filter, within the reader's scope, without expired events.
-        static func conditions(_ filter: Filter, now: Int64, scope: ReadScope, _ sql: inout SQLBuilder) -> String {
+        static func conditions(
+            _ filter: Filter, now: Int64, scope: ReadScope, _ sql: inout SQLBuilder, skippingFirstTag: Bool = false
+        ) -> String {
             var all: [String] = []
             if let ids = filter.ids { all.append("e.id = ANY(\(sql.bind(ids.map(\.buffer)))::bytea[])") }
             if let authors = filter.authors {
@@ -99,7 +124,7 @@
                 all.append("e.created_at <= \(p)")
                 times += " AND t.created_at <= \(p)"
             }
-            for tag in filter.tags {
+            for tag in filter.tags.dropFirst(skippingFirstTag ? 1 : 0) {
                 let keys = tag.values.sorted().map { TagKey.key(tag.name, $0) }
                 all.append("e.id IN (SELECT t.id FROM tags t WHERE t.tag = ANY(\(sql.bind(keys))::text[])\(times))")
             }

@@ -26,6 +26,16 @@ extension Serve {
 }
 
 extension Configuration {
+    /// On PostgreSQL a reader waits on the database, not the CPU: at least one reader thread per
+    /// pooled connection, so that every connection can be busy.
+    mutating func fitReadersToStore() {
+        #if Postgres
+            if !storeURL.isEmpty, let url = try? StoreURL(storeURL) {
+                limits.readerThreads = max(limits.readerThreads, url.readConnections)
+            }
+        #endif
+    }
+
     /// Where the events are, for the log (a URL without its password).
     var storeName: String {
         guard !storeURL.isEmpty else { return dataDirectory }

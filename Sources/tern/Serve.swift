@@ -54,12 +54,13 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         raiseFileLimit()
-        let configuration: Configuration
+        var configuration: Configuration
         do {
             configuration = try loadConfiguration()
         } catch {
             throw ValidationError(error.description)
         }
+        configuration.fitReadersToStore()
         let logSettings: LogSettings
         do {
             logSettings = try LogSettings(

@@ -8,17 +8,16 @@ SELECT substr(tag, 3) AS topic FROM tags WHERE tag LIKE 't:%' GROUP BY tag ORDER
 SELECT substr(tag, 3) AS target FROM tags WHERE tag LIKE 'e:%' LIMIT 1 \gset
 \echo '-- by author, limit 50'
 EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
-WHERE e.pubkey = ANY(ARRAY[decode(:'pk', 'hex')]) AND (e.expiration IS NULL OR e.expiration > 2000000000)
+WHERE e.pubkey = decode(:'pk', 'hex') AND (e.expiration IS NULL OR e.expiration > 2000000000)
 ORDER BY e.created_at DESC, e.id LIMIT 50;
 \echo '-- kind 1, limit 50'
 EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
-WHERE e.kind = ANY('{1}'::int4[]) AND (e.expiration IS NULL OR e.expiration > 2000000000)
+WHERE e.kind = 1 AND (e.expiration IS NULL OR e.expiration > 2000000000)
 ORDER BY e.created_at DESC, e.id LIMIT 50;
 \echo '-- a hashtag, limit 20'
-EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
-WHERE e.id IN (SELECT t.id FROM tags t WHERE t.tag = ANY(ARRAY['t:' || :'topic']))
-AND (e.expiration IS NULL OR e.expiration > 2000000000)
-ORDER BY e.created_at DESC, e.id LIMIT 20;
+EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM tags t0 JOIN events e ON e.id = t0.id
+WHERE t0.tag = 't:' || :'topic' AND (e.expiration IS NULL OR e.expiration > 2000000000)
+ORDER BY t0.created_at DESC, t0.id LIMIT 20;
 \echo '-- 10 ids'
 EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
 WHERE e.id = ANY(ARRAY[decode(:'eid', 'hex')] || (SELECT array_agg(id) FROM (SELECT id FROM events LIMIT 9) x))
@@ -26,19 +25,23 @@ AND (e.expiration IS NULL OR e.expiration > 2000000000)
 ORDER BY e.created_at DESC, e.id LIMIT 10;
 \echo '-- a profile (kind 0 by author)'
 EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
-WHERE e.pubkey = ANY(ARRAY[decode(:'pk', 'hex')]) AND e.kind = ANY('{0}'::int4[])
+WHERE e.pubkey = decode(:'pk', 'hex') AND e.kind = 0
 AND (e.expiration IS NULL OR e.expiration > 2000000000)
 ORDER BY e.created_at DESC, e.id LIMIT 1;
 \echo '-- a time window of kind 1, limit 100'
 EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
-WHERE e.kind = ANY('{1}'::int4[]) AND e.created_at >= :at - 3600 AND e.created_at <= :at
+WHERE e.kind = 1 AND e.created_at >= :at - 3600 AND e.created_at <= :at
 AND (e.expiration IS NULL OR e.expiration > 2000000000)
 ORDER BY e.created_at DESC, e.id LIMIT 100;
 \echo '-- reactions to a note (kind 7 by #e)'
-EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
-WHERE e.kind = ANY('{7}'::int4[]) AND e.id IN (SELECT t.id FROM tags t WHERE t.tag = ANY(ARRAY['e:' || :'target']))
-AND (e.expiration IS NULL OR e.expiration > 2000000000)
-ORDER BY e.created_at DESC, e.id LIMIT 100;
+EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM tags t0 JOIN events e ON e.id = t0.id
+WHERE t0.tag = 'e:' || :'target' AND e.kind = 7 AND (e.expiration IS NULL OR e.expiration > 2000000000)
+ORDER BY t0.created_at DESC, t0.id LIMIT 100;
+\echo '-- mentions (kind 1 by #p), limit 20'
+SELECT substr(tag, 3) AS mentioned FROM tags WHERE tag LIKE 'p:%' LIMIT 1 \gset
+EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM tags t0 JOIN events e ON e.id = t0.id
+WHERE t0.tag = 'p:' || :'mentioned' AND e.kind = 1 AND (e.expiration IS NULL OR e.expiration > 2000000000)
+ORDER BY t0.created_at DESC, t0.id LIMIT 20;
 \echo '-- everything, newest first, limit 100'
 EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
 WHERE (e.expiration IS NULL OR e.expiration > 2000000000)

@@ -93,7 +93,7 @@
                 return ("events e", conditions(filter, now: now, scope: scope, &sql), "e.created_at DESC, e.id", "")
             }
             let keys = tag.values.sorted().map { TagKey.key(tag.name, $0) }
-            var driving = ["t0.tag = ANY(\(sql.bind(keys))::text[])"]
+            var driving = [sql.member("t0.tag", keys, "text")]
             if let since = filter.since { driving.append("t0.created_at >= \(sql.bind(since))") }
             if let until = filter.until { driving.append("t0.created_at <= \(sql.bind(until))") }
             let rest = conditions(filter, now: now, scope: scope, &sql, skippingFirstTag: true)
@@ -108,11 +108,9 @@
             _ filter: Filter, now: Int64, scope: ReadScope, _ sql: inout SQLBuilder, skippingFirstTag: Bool = false
         ) -> String {
             var all: [String] = []
-            if let ids = filter.ids { all.append("e.id = ANY(\(sql.bind(ids.map(\.buffer)))::bytea[])") }
-            if let authors = filter.authors {
-                all.append("e.pubkey = ANY(\(sql.bind(authors.map(\.buffer)))::bytea[])")
-            }
-            if let kinds = filter.kinds { all.append("e.kind = ANY(\(sql.bind(kinds.map { Int32($0) }))::int4[])") }
+            if let ids = filter.ids { all.append(sql.member("e.id", ids.map(\.buffer), "bytea")) }
+            if let authors = filter.authors { all.append(sql.member("e.pubkey", authors.map(\.buffer), "bytea")) }
+            if let kinds = filter.kinds { all.append(sql.member("e.kind", kinds.map { Int32($0) }, "int4")) }
             var times = ""
             if let since = filter.since {
                 let p = sql.bind(since)
@@ -126,7 +124,7 @@
             }
             for tag in filter.tags.dropFirst(skippingFirstTag ? 1 : 0) {
                 let keys = tag.values.sorted().map { TagKey.key(tag.name, $0) }
-                all.append("e.id IN (SELECT t.id FROM tags t WHERE t.tag = ANY(\(sql.bind(keys))::text[])\(times))")
+                all.append("e.id IN (SELECT t.id FROM tags t WHERE \(sql.member("t.tag", keys, "text"))\(times))")
             }
             if !filter.searchTokens.isEmpty { all.append("e.words @> \(sql.bind(filter.searchTokens))::text[]") }
             all.append("(e.expiration IS NULL OR e.expiration > \(sql.bind(now)))")
@@ -155,6 +153,17 @@
             binds.append(value)
             count += 1
             return "$\(count)"
+        }
+
+        /// `column` is one of `values`: `= $n` for one value (so the planner can walk an index in
+        /// order, which it does not for `= ANY` of a one-element array), `= ANY($n)` for several.
+        mutating func member<
+            Value: PostgresArrayEncodable & PostgresNonThrowingEncodable & PostgresDynamicTypeEncodable
+        >(
+            _ column: String, _ values: [Value], _ type: String
+        ) -> String {
+            if values.count == 1 { return "\(column) = \(bind(values[0]))::\(type)" }
+            return "\(column) = ANY(\(bind(values))::\(type)[])"
         }
     }
 

@@ -46,3 +46,10 @@ ORDER BY t0.created_at DESC, t0.id LIMIT 20;
 EXPLAIN (COSTS OFF) SELECT e.id, e.created_at, e.json FROM events e
 WHERE (e.expiration IS NULL OR e.expiration > 2000000000)
 ORDER BY e.created_at DESC, e.id LIMIT 100;
+\echo '-- two hashtags, limit 20 (one ordered walk per value, merged)'
+SELECT substr(tag, 3) AS topic2 FROM tags WHERE tag LIKE 't:%' AND tag <> 't:' || :'topic' GROUP BY tag ORDER BY count(*) LIMIT 1 \gset
+EXPLAIN (COSTS OFF) SELECT DISTINCT ON (t0.created_at, t0.id) e.id, e.created_at, e.json
+FROM ((SELECT t.id, t.created_at FROM tags t WHERE t.tag = 't:' || :'topic')
+      UNION ALL (SELECT t.id, t.created_at FROM tags t WHERE t.tag = 't:' || :'topic2')) t0
+JOIN events e ON e.id = t0.id WHERE (e.expiration IS NULL OR e.expiration > 2000000000)
+ORDER BY t0.created_at DESC, t0.id LIMIT 20;

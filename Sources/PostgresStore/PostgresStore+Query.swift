@@ -93,15 +93,30 @@
                 return ("events e", conditions(filter, now: now, scope: scope, &sql), "e.created_at DESC, e.id", "")
             }
             let keys = tag.values.sorted().map { TagKey.key(tag.name, $0) }
-            var driving = [sql.member("t0.tag", keys, "text")]
-            if let since = filter.since { driving.append("t0.created_at >= \(sql.bind(since))") }
-            if let until = filter.until { driving.append("t0.created_at <= \(sql.bind(until))") }
+            var bounds = ""
+            if let since = filter.since { bounds += " AND t.created_at >= \(sql.bind(since))" }
+            if let until = filter.until { bounds += " AND t.created_at <= \(sql.bind(until))" }
+            let tables: String
+            if keys.count == 1 || keys.count > Self.mergedTagValues {
+                tables =
+                    "(SELECT t.id, t.created_at FROM tags t WHERE \(sql.member("t.tag", keys, "text"))\(bounds)) t0"
+            } else {
+                // One ordered index walk per value, merged (Merge Append): the limit still stops it.
+                let walks = keys.map {
+                    "(SELECT t.id, t.created_at FROM tags t WHERE t.tag = \(sql.bind($0))::text\(bounds))"
+                }
+                tables = "(\(walks.joined(separator: " UNION ALL "))) t0"
+            }
             let rest = conditions(filter, now: now, scope: scope, &sql, skippingFirstTag: true)
             return (
-                "tags t0 JOIN events e ON e.id = t0.id", (driving + [rest]).joined(separator: " AND "),
-                "t0.created_at DESC, t0.id", keys.count > 1 ? "DISTINCT ON (t0.created_at, t0.id) " : ""
+                "\(tables) JOIN events e ON e.id = t0.id", rest, "t0.created_at DESC, t0.id",
+                keys.count > 1 ? "DISTINCT ON (t0.created_at, t0.id) " : ""
             )
         }
+
+        /// Up to this many values of a driving tag are walked one by one and merged; more are
+        /// read with `= ANY`.
+        static let mergedTagValues = 16
 
         /// The WHERE clause of a filter, within the reader's scope, without expired events.
         static func conditions(

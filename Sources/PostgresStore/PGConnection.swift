@@ -50,10 +50,43 @@
             }
         }
 
+        /// Sends every statement at once and waits for all of them: the connection runs them in
+        /// order without a wake-up of this thread between them. Returns each one's rows.
+        @discardableResult
+        func queries(_ statements: [(String, PostgresBindings)]) throws(PGFailure) -> [[PostgresRow]] {
+            guard statements.count > 1 else {
+                return try statements.map { (sql, binds) throws(PGFailure) in try query(sql, binds) }
+            }
+            let connection = try connected()
+            let futures = statements.map { sql, binds in
+                connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+            }
+            var results: [[PostgresRow]] = []
+            var failure: (any Error)?
+            for future in futures {
+                do {
+                    results.append(try Self.wait(future, timeout: Self.statementTimeout, on: connection.eventLoop).rows)
+                } catch {
+                    if failure == nil { failure = error }
+                }
+            }
+            guard let failure else { return results }
+            if let error = failure as? PSQLError, error.code == .server {
+                throw PGFailure(error)
+            }
+            drop()
+            throw PGFailure(failure)
+        }
+
         /// The statement's rows, with the connection in a transaction: `BEGIN`, `body`, `COMMIT`
         /// (`ROLLBACK` when `body` throws).
-        func transaction<R>(_ body: () throws -> R) throws(PGFailure) -> R {
-            try query("BEGIN")
+        /// `first`: a statement sent together with `BEGIN` (a lock the body needs first).
+        func transaction<R>(first: (String, PostgresBindings)? = nil, _ body: () throws -> R) throws(PGFailure) -> R {
+            if let first {
+                try queries([("BEGIN", PostgresBindings()), first])
+            } else {
+                try query("BEGIN")
+            }
             do {
                 let result = try body()
                 try query("COMMIT")

@@ -53,11 +53,11 @@
             sequences.removeAll(keepingCapacity: true)
             let connection = writerConnection
             var batchOutcomes: [WriteOutcome] = []
-            let (last, stored, count) = try connection.transaction { () throws -> (Int64, [Int], Int?) in
-                let authors = Set(writes.map { Self.lockNumber(of: $0.event.pubkey) }).sorted()
-                var binds = PostgresBindings()
-                binds.append(authors)
-                try connection.query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k", binds)
+            let authors = Set(writes.map { Self.lockNumber(of: $0.event.pubkey) }).sorted()
+            var lockBinds = PostgresBindings()
+            lockBinds.append(authors)
+            let lock = ("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k", lockBinds)
+            let (last, stored, count) = try connection.transaction(first: lock) { () throws -> (Int64, [Int], Int?) in
                 let txn = try PostgresWriteTransaction(connection: connection, writes: writes)
                 for write in writes { batchOutcomes.append(try WriteRules.apply(write, in: txn)) }
                 try txn.flush()
@@ -90,30 +90,38 @@
         /// Returns the last number and the new count.
         func publish(_ ids: [Bytes32], countChange: Int) throws -> (Int64, Int) {
             let connection = writerConnection
-            try connection.query("SELECT pg_advisory_xact_lock(\(feedLock))")
+            let lock = ("SELECT pg_advisory_xact_lock(\(feedLock))", PostgresBindings())
             var binds = PostgresBindings()
             binds.append(Int64(countChange))
-            let count =
-                try connection.query(
-                    "UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value", binds
-                ).first?.decode(Int64.self) ?? 0
-            guard !ids.isEmpty else { return (0, Int(count)) }
-            binds = PostgresBindings()
+            guard !ids.isEmpty else {
+                let rows = try connection.queries([
+                    lock, ("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value", binds),
+                ])
+                return (0, Int(try rows[1].first?.decode(Int64.self) ?? 0))
+            }
             binds.append(node)
             binds.append(ids.map(\.buffer))
             binds.append(channel)
-            let rows = try connection.query(
-                """
-                WITH ins AS (
-                    INSERT INTO feed (seq, node, id)
-                    SELECT (SELECT coalesce(max(seq), 0) FROM feed) + o, $1, i
-                    FROM unnest($2::bytea[]) WITH ORDINALITY AS u(i, o)
-                    RETURNING seq
-                )
-                SELECT s, pg_notify($3, s::text)::text FROM (SELECT max(seq) AS s FROM ins) AS m
-                """, binds)
-            guard let row = rows.first else { throw PGFailure(message: "the feed insert returned nothing") }
-            let (last, _) = try row.decode((Int64, String?).self)
+            // Sent with the lock, run after it: the statement's snapshot sees every earlier number.
+            let rows = try connection.queries([
+                lock,
+                (
+                    """
+                    WITH counted AS (
+                        UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value
+                    ), ins AS (
+                        INSERT INTO feed (seq, node, id)
+                        SELECT (SELECT coalesce(max(seq), 0) FROM feed) + o, $2, i
+                        FROM unnest($3::bytea[]) WITH ORDINALITY AS u(i, o)
+                        RETURNING seq
+                    )
+                    SELECT s, (SELECT value FROM counted), pg_notify($4, s::text)::text
+                    FROM (SELECT max(seq) AS s FROM ins) AS m
+                    """, binds
+                ),
+            ])
+            guard let row = rows[1].first else { throw PGFailure(message: "the feed insert returned nothing") }
+            let (last, count, _) = try row.decode((Int64, Int64, String?).self)
             return (last, Int(count))
         }
 
@@ -232,24 +240,28 @@
                     }
                 }
             }
-            var binds = PostgresBindings()
-            binds.append(ids + targets)
-            for row in try connection.query("SELECT json FROM events WHERE id = ANY($1::bytea[])", binds) {
+            var storedBinds = PostgresBindings()
+            storedBinds.append(ids + targets)
+            var tombstoned = PostgresBindings()
+            tombstoned.append(ids)
+            var vanish = PostgresBindings()
+            vanish.append(authors.map(\.buffer))
+            for author in authors { vanishedUpTo[author] = .some(nil) }
+            let results = try connection.queries([
+                ("SELECT json FROM events WHERE id = ANY($1::bytea[])", storedBinds),
+                ("SELECT id, pubkey FROM tombstones WHERE id = ANY($1::bytea[])", tombstoned),
+                ("SELECT pubkey, up_to FROM vanished WHERE pubkey = ANY($1::bytea[])", vanish),
+            ])
+            for row in results[0] {
                 if let event = Event.decode(json: try row.decode(ByteBuffer.self).bytes) { stored[event.id] = event }
             }
-            binds = PostgresBindings()
-            binds.append(ids)
-            for row in try connection.query("SELECT id, pubkey FROM tombstones WHERE id = ANY($1::bytea[])", binds) {
+            for row in results[1] {
                 let (id, pubkey) = try row.decode((ByteBuffer, ByteBuffer).self)
                 if let id = Bytes32(id), let pubkey = Bytes32(pubkey) {
                     tombstones.insert(Tombstone(id: id, pubkey: pubkey))
                 }
             }
-            binds = PostgresBindings()
-            binds.append(authors.map(\.buffer))
-            for author in authors { vanishedUpTo[author] = .some(nil) }
-            for row in try connection.query("SELECT pubkey, up_to FROM vanished WHERE pubkey = ANY($1::bytea[])", binds)
-            {
+            for row in results[2] {
                 let (pubkey, upTo) = try row.decode((ByteBuffer, Int64).self)
                 if let pubkey = Bytes32(pubkey) { vanishedUpTo[pubkey] = upTo }
             }
@@ -259,7 +271,7 @@
                 versions[key] = .some(nil)
                 deletedUpTo[key] = .some(nil)
             }
-            binds = PostgresBindings()
+            var binds = PostgresBindings()
             binds.append(list.map(\.pubkey.buffer))
             binds.append(list.map { Int32($0.kind) })
             binds.append(list.map(\.d))
@@ -428,20 +440,23 @@
         /// Writes the batch's changes: removals first (their tags go with them), then the new
         /// events and their tags, tombstones, deletions and vanish times.
         func flush() throws {
+            var statements: [(String, PostgresBindings)] = []
             if !removals.isEmpty {
                 var binds = PostgresBindings()
                 binds.append(removals.map(\.buffer))
-                try connection.query("DELETE FROM events WHERE id = ANY($1::bytea[])", binds)
+                statements.append(("DELETE FROM events WHERE id = ANY($1::bytea[])", binds))
             }
             let writes = insertOrder.compactMap { inserts[$0] }
-            if !writes.isEmpty { try insertEvents(writes) }
+            if !writes.isEmpty { insertEvents(writes, into: &statements) }
             if !newTombstones.isEmpty {
                 var binds = PostgresBindings()
                 binds.append(newTombstones.map(\.id.buffer))
                 binds.append(newTombstones.map(\.pubkey.buffer))
-                try connection.query(
-                    "INSERT INTO tombstones SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT DO NOTHING",
-                    binds)
+                statements.append(
+                    (
+                        "INSERT INTO tombstones SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT DO NOTHING",
+                        binds
+                    ))
             }
             if !newDeletedUpTo.isEmpty {
                 let list = Array(newDeletedUpTo)
@@ -450,29 +465,34 @@
                 binds.append(list.map { Int32($0.key.kind) })
                 binds.append(list.map(\.key.d))
                 binds.append(list.map(\.value))
-                try connection.query(
-                    """
-                    INSERT INTO address_deletions SELECT * FROM unnest($1::bytea[], $2::int4[], $3::text[], $4::int8[])
-                    ON CONFLICT (pubkey, kind, address) DO UPDATE SET up_to = greatest(address_deletions.up_to, excluded.up_to)
-                    """, binds)
+                statements.append(
+                    (
+                        """
+                        INSERT INTO address_deletions SELECT * FROM unnest($1::bytea[], $2::int4[], $3::text[], $4::int8[])
+                        ON CONFLICT (pubkey, kind, address) DO UPDATE SET up_to = greatest(address_deletions.up_to, excluded.up_to)
+                        """, binds
+                    ))
             }
             if !newVanishedUpTo.isEmpty {
                 let list = Array(newVanishedUpTo)
                 var binds = PostgresBindings()
                 binds.append(list.map(\.key.buffer))
                 binds.append(list.map(\.value))
-                try connection.query(
-                    """
-                    INSERT INTO vanished SELECT * FROM unnest($1::bytea[], $2::int8[])
-                    ON CONFLICT (pubkey) DO UPDATE SET up_to = greatest(vanished.up_to, excluded.up_to)
-                    """, binds)
+                statements.append(
+                    (
+                        """
+                        INSERT INTO vanished SELECT * FROM unnest($1::bytea[], $2::int8[])
+                        ON CONFLICT (pubkey) DO UPDATE SET up_to = greatest(vanished.up_to, excluded.up_to)
+                        """, binds
+                    ))
             }
+            try connection.queries(statements)
         }
 
         /// Sentinels for the NULLs an array cannot carry.
         static let noExpiration = Int64.min
 
-        private func insertEvents(_ writes: [Write]) throws {
+        private func insertEvents(_ writes: [Write], into statements: inout [(String, PostgresBindings)]) {
             var ids: [ByteBuffer] = []
             var pubkeys: [ByteBuffer] = []
             var times: [Int64] = []
@@ -518,20 +538,22 @@
             binds.append(addresses)
             binds.append(words)
             binds.append(jsons)
-            try connection.query(
-                """
-                INSERT INTO events (id, pubkey, created_at, kind, expiration, address, words, json)
-                SELECT id, pubkey, created_at, kind, nullif(expiration, \(Self.noExpiration)), nullif(address, ''),
-                    CASE WHEN words = '' THEN NULL ELSE string_to_array(words, E'\\x01') END, json
-                FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int4[], $5::int8[], $6::text[], $7::text[],
-                    $8::bytea[]) AS u(id, pubkey, created_at, kind, expiration, address, words, json)
-                """, binds)
+            statements.append(
+                (
+                    """
+                    INSERT INTO events (id, pubkey, created_at, kind, expiration, address, words, json)
+                    SELECT id, pubkey, created_at, kind, nullif(expiration, \(Self.noExpiration)), nullif(address, ''),
+                        CASE WHEN words = '' THEN NULL ELSE string_to_array(words, E'\\x01') END, json
+                    FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int4[], $5::int8[], $6::text[], $7::text[],
+                        $8::bytea[]) AS u(id, pubkey, created_at, kind, expiration, address, words, json)
+                    """, binds
+                ))
             guard !tagKeys.isEmpty else { return }
             binds = PostgresBindings()
             binds.append(tagKeys)
             binds.append(tagTimes)
             binds.append(tagIDs)
-            try connection.query("INSERT INTO tags SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[])", binds)
+            statements.append(("INSERT INTO tags SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[])", binds))
         }
 
         /// NIP-50: the words LMDB's index would hold for the event, joined by U+0001 ("" for none).

@@ -61,6 +61,8 @@ echo "### lmdb: ingest $EVENTS (8 connections x 32 in flight), then 10 s of quer
 start_node lmdb --data "$work/lmdb"
 "$TERN" bench ingest --events "$EVENTS" --connections 8 --window 32 --seed 11 --url "$node_url" --pid "$node_pid"
 "$TERN" bench query --events "$EVENTS" --connections 8 --window 8 --duration 10 --seed 12 --url "$node_url" --pid "$node_pid"
+echo "# fanout on the same node: 200 subscribers"
+"$TERN" bench fanout --subscribers 200 --events 400 --connections 1 --window 8 --seed 13 --url "$node_url" --pid "$node_pid"
 stop_node "$node_pid"
 
 start_postgres
@@ -82,7 +84,9 @@ ia=$!
 wait "$ia"
 echo "node A:"; cat "$work/ingest-a"
 echo "node B:"; cat "$work/ingest-b"
-echo "# fanout: publishers on A, 200 subscribers on B"
+echo "# fanout on one node: publishers and 200 subscribers on A"
+"$TERN" bench fanout --subscribers 200 --events 400 --connections 1 --window 8 --seed 24 --url "$a_url" --pid "$a_pid"
+echo "# fanout across nodes: publishers on A, 200 subscribers on B"
 "$TERN" bench fanout --subscribers 200 --events 400 --connections 1 --window 8 --seed 23 \
     --url "$a_url" --subscribe-url "$b_url" --pid "$a_pid"
 

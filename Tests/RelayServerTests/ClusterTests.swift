@@ -36,6 +36,29 @@
             return client
         }
 
+        /// Two nodes on one store, a live subscriber to alice's events on B (past its EOSE), and a
+        /// publisher on A.
+        struct TwoNodes {
+            let a: RelayProcess
+            let b: RelayProcess
+            let subscriber: TestClient
+            let publisher: TestClient
+
+            func stop() {
+                subscriber.close()
+                publisher.close()
+                a.kill(SIGTERM)
+                b.kill(SIGTERM)
+            }
+        }
+
+        func twoNodes(_ url: String) async throws -> TwoNodes {
+            let a = try node(url)
+            let b = try node(url)
+            let subscriber = try await subscribe(b, #"{"authors":["\#(alice.publicKey.hex)"]}"#)
+            return TwoNodes(a: a, b: b, subscriber: subscriber, publisher: try await client(a))
+        }
+
         func ids(_ relay: RelayProcess, _ filter: String) async throws -> [String] {
             let client = try await client(relay)
             defer { client.close() }
@@ -46,15 +69,9 @@
         }
 
         func testEventsPublishedOnOneNodeReachSubscribersOnTheOtherOnceAndInOrder() async throws {
-            let url = storeURL()
-            let a = try node(url)
-            defer { a.kill(SIGTERM) }
-            let b = try node(url)
-            defer { b.kill(SIGTERM) }
-            let subscriber = try await subscribe(b, #"{"authors":["\#(alice.publicKey.hex)"]}"#)
-            defer { subscriber.close() }
-            let publisher = try await client(a)
-            defer { publisher.close() }
+            let nodes = try await twoNodes(storeURL())
+            defer { nodes.stop() }
+            let (b, subscriber, publisher) = (nodes.b, nodes.subscriber, nodes.publisher)
             let t = now
             let notes = (0..<20).map { alice.event(kind: 1, content: "note \($0)", createdAt: t - 20 + Int64($0)) }
             for note in notes { publisher.send(note.message) }
@@ -166,15 +183,9 @@
                 server.stop()
                 try? FileManager.default.removeItem(atPath: server.directory)
             }
-            let url = storeURL(server)
-            let a = try node(url)
-            defer { a.kill(SIGTERM) }
-            let b = try node(url)
-            defer { b.kill(SIGTERM) }
-            let subscriber = try await subscribe(b, #"{"authors":["\#(alice.publicKey.hex)"]}"#)
-            defer { subscriber.close() }
-            let publisher = try await client(a)
-            defer { publisher.close() }
+            let nodes = try await twoNodes(storeURL(server))
+            defer { nodes.stop() }
+            let (a, b, subscriber, publisher) = (nodes.a, nodes.b, nodes.subscriber, nodes.publisher)
             let t = now
             let first = alice.event(kind: 1, content: "before the outage", createdAt: t - 3)
             var (accepted, message) = try await publisher.publish(first)

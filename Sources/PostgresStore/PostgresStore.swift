@@ -129,10 +129,12 @@
         public func event(id: Bytes32) throws -> StoredEvent? {
             var binds = PostgresBindings()
             binds.append(id.buffer)
-            let rows = try noted { try readers.with { try $0.query("SELECT json FROM events WHERE id = $1", binds) } }
+            let rows = try noted {
+                try readers.with { try $0.query("SELECT created_at, json FROM events WHERE id = $1", binds) }
+            }
             guard let row = rows.first else { return nil }
-            let json = try row.decode(ByteBuffer.self)
-            return StoredEvent(id: id, createdAt: Event.decode(json: json.bytes)?.createdAt ?? 0, json: json.bytes)
+            let (createdAt, json) = try row.decode((Int64, ByteBuffer).self)
+            return StoredEvent(id: id, createdAt: createdAt, json: json.bytes)
         }
 
         public func setting(_ key: String) throws -> [UInt8]? {

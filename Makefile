@@ -106,19 +106,26 @@ test: deps test-deps lint
 ## environment) tells the flood test that shadow memory inflates RSS (it then checks
 ## behaviour, not the 150 MB bound). scripts/tsan.supp names the one known false report
 ## (Swift's continuation hand-off, which TSan cannot see into).
-## The browser test runs once, in the plain run: Chromium is not under test.
+## The browser test runs once, in the plain run: Chromium is not under test. The slowest suites
+## run under one sanitizer each, the one that can find something in them, to keep `make test`
+## within its time: the differential tests (single-threaded matching, hundreds of random rounds)
+## and the flood test (memory under hostile load) under ASan only; the read-fairness tests
+## (the reader pool's scheduling, across threads) under TSan only.
 SANITIZER_SKIP = --skip StatusPageBrowserTests
+TSAN_SKIP = $(SANITIZER_SKIP) --skip DifferentialTests --skip StorageProtocolTests.testQueriesAgreeWithTheNaiveReference \
+	--skip FloodMemoryTests
+ASAN_SKIP = $(SANITIZER_SKIP) --skip ReadFairnessTests
 SYMBOLIZER = $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/llvm-symbolizer
 test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	scripts/lean-check.sh .build-tsan/debug/tern
 	SANITIZER_UNDER_TEST=thread TSAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
 		TSAN_OPTIONS=suppressions=$(CURDIR)/scripts/tsan.supp \
-		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(SANITIZER_SKIP)
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(TSAN_SKIP)
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
 	SANITIZER_UNDER_TEST=address ASAN_OPTIONS=detect_leaks=0 RELAY_ASAN_OPTIONS=detect_leaks=1 \
 		ASAN_SYMBOLIZER_PATH=$(SYMBOLIZER) \
-		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan $(SANITIZER_SKIP)
+		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan $(ASAN_SKIP)
 
 ## libFuzzer build of Fuzz/FuzzRelayInput (its own build folder: everything is instrumented).
 fuzz-build: deps

@@ -18,6 +18,9 @@
         private let follower: PGConnection
         private let publisher: PGConnection
         private let wake = DispatchSemaphore(value: 0)
+        /// Notifications not yet looked at by the follower, and whether it must read the feed
+        /// whatever they say (a reconnected channel may have missed some).
+        private let notes = NIOLockedValueBox<(notes: [Note], mustRead: Bool)>(([], true))
         private let outbox = BatchInbox<[UInt8]>(capacity: 1024)
         private let followerThread = LoopThread()
         private let publisherThread = LoopThread()
@@ -72,7 +75,7 @@
             let channel = store.channel
             let logger = store.logger
             let group = store.group
-            let task = Task { [wake] in
+            let task = Task { [wake, notes] in
                 var configuration = PostgresConnection.Configuration(
                     host: url.host, port: url.port, username: url.user, password: url.password,
                     database: url.database, tls: .disable)
@@ -82,11 +85,18 @@
                     do {
                         let connection = try await PostgresConnection.connect(
                             on: group.next(), configuration: configuration, id: 0, logger: logger)
+                        notes.withLockedValue { $0.mustRead = true }
                         wake.signal()  // anything missed while away is read now
                         do {
                             try await withTaskCancellationHandler {
                                 try await connection.listen(on: channel) { notifications in
-                                    for try await _ in notifications { wake.signal() }
+                                    for try await notification in notifications {
+                                        let note = Note(notification.payload)
+                                        notes.withLockedValue {
+                                            if let note { $0.notes.append(note) } else { $0.mustRead = true }
+                                        }
+                                        wake.signal()
+                                    }
                                 }
                             } onCancel: {
                                 connection.close().whenComplete { _ in _ = connection }
@@ -114,11 +124,10 @@
                         // Start from now: what was committed before is in `events` for queries.
                         last = try follower.query("SELECT coalesce(max(seq), 0) FROM feed").first?.decode(Int64.self)
                     }
-                    while let from = last, !isStopped {
-                        let (items, through) = try read(after: from)
-                        last = through
-                        if !items.isEmpty { deliver(items) }
-                        if through == from || items.count < Self.batchSize && through - from < Self.batchSize { break }
+                    if let from = last, !mustRead(after: from, own: &last) {
+                        // Every notification since `from` was this node's own, in order.
+                    } else {
+                        try catchUp(from: &last, deliver)
                     }
                     let now = PostgresStore.monotonicSeconds()
                     if now >= lastHousekeeping + 5 {
@@ -132,9 +141,43 @@
                 } catch {
                     if !failing { logger.warning("feed cannot read the database", metadata: ["error": "\(error)"]) }
                     failing = true
+                    notes.withLockedValue { $0.mustRead = true }
                     store.cached.withLockedValue { $0.lastFailure = PostgresStore.monotonicSeconds() }
                 }
-                _ = wake.wait(timeout: .now() + Self.pollSeconds)
+                if wake.wait(timeout: .now() + Self.pollSeconds) == .timedOut {
+                    notes.withLockedValue { $0.mustRead = true }  // the poll: read whatever was said
+                }
+            }
+        }
+
+        /// Takes the notifications that arrived; passes over this node's own commits when they
+        /// follow `last` without a gap (numbers are given in commit order, and notifications
+        /// arrive in commit order), so a node reads the feed only for other nodes' events.
+        /// True when the feed must be read past `last`.
+        private func mustRead(after from: Int64, own last: inout Int64?) -> Bool {
+            let (taken, forced) = notes.withLockedValue { box in
+                let taken = (box.notes, box.mustRead)
+                box.notes.removeAll(keepingCapacity: true)
+                box.mustRead = false
+                return taken
+            }
+            if forced { return true }
+            var through = from
+            for note in taken where note.last > through {
+                guard note.node == store.node, note.first == through + 1 else { return true }
+                through = note.last
+            }
+            last = through
+            return false
+        }
+
+        /// Reads the feed past `last` until it is caught up, delivering other nodes' events.
+        private func catchUp(from last: inout Int64?, _ deliver: @escaping @Sendable ([FeedItem]) -> Void) throws {
+            while let from = last, !isStopped {
+                let (items, through) = try read(after: from)
+                last = through
+                if !items.isEmpty { deliver(items) }
+                if through == from || items.count < Self.batchSize && through - from < Self.batchSize { break }
             }
         }
 
@@ -212,7 +255,8 @@
                                 FROM unnest($2::bytea[]) WITH ORDINALITY AS u(j, o)
                                 RETURNING seq
                             )
-                            SELECT pg_notify($3, max(seq)::text)::text FROM ins
+                            SELECT pg_notify($3, min(seq)::text || ' ' || max(seq)::text || ' ' || $1::text)::text
+                            FROM ins
                             """, binds)
                     }
                 } catch {
@@ -222,6 +266,24 @@
                 }
                 batch.removeAll(keepingCapacity: true)
             }
+        }
+    }
+
+    /// What a commit's notification says: the feed numbers it took, first to last, and the node
+    /// that took them (`"first last node"`).
+    struct Note: Sendable {
+        let first: Int64
+        let last: Int64
+        let node: Int64
+
+        init?(_ payload: String) {
+            let parts = payload.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 3, let first = Int64(parts[0]), let last = Int64(parts[1]),
+                let node = Int64(parts[2]), first <= last
+            else { return nil }
+            self.first = first
+            self.last = last
+            self.node = node
         }
     }
 #endif

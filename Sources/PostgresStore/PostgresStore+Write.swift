@@ -56,21 +56,42 @@
             let authors = Set(writes.map { Self.lockNumber(of: $0.event.pubkey) }).sorted()
             var lockBinds = PostgresBindings()
             lockBinds.append(authors)
-            let lock = ("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k", lockBinds)
-            let (last, stored, count) = try connection.transaction(first: lock) { () throws -> (Int64, [Int], Int?) in
-                let txn = try PostgresWriteTransaction(connection: connection, writes: writes)
+            let opening = [
+                ("BEGIN", PostgresBindings()),
+                ("SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k", lockBinds),
+            ]
+            // Two round trips: BEGIN, the locks and the prefetch; then the writes, the feed
+            // numbers and COMMIT. The server runs each group's statements in order, and one that
+            // fails aborts the transaction, so COMMIT then rolls back and the batch throws.
+            var last: Int64 = 0
+            var stored: [Int] = []
+            do {
+                let txn = try PostgresWriteTransaction(connection: connection, writes: writes, opening: opening)
                 for write in writes { batchOutcomes.append(try WriteRules.apply(write, in: txn)) }
-                try txn.flush()
-                var stored: [Int] = []
+                var statements = txn.flushStatements()
                 for (i, outcome) in batchOutcomes.enumerated() where outcome.isStored {
                     // A version replaced later in the same batch is not stored.
                     if txn.isPending(writes[i].event.id) { stored.append(i) }
                 }
-                guard !stored.isEmpty || txn.countChange != 0 else { return (0, [], nil) }
-                let (last, count) = try publish(stored.map { writes[$0].event.id }, countChange: txn.countChange)
-                return (last, stored, count)
+                var published: Int?
+                if !stored.isEmpty || txn.countChange != 0 {
+                    published = statements.count + 1  // after the feed lock
+                    statements += publishStatements(stored.map { writes[$0].event.id }, countChange: txn.countChange)
+                }
+                statements.append(("COMMIT", PostgresBindings()))
+                let results = try connection.queries(statements)
+                if let published {
+                    guard let row = results[published].first else {
+                        throw PGFailure(message: "the feed insert returned nothing")
+                    }
+                    let (seq, count, _) = try row.decode((Int64, Int64, String?).self)
+                    last = seq
+                    cached.withLockedValue { $0.count = Int(count) }
+                }
+            } catch {
+                if connection.isConnected { _ = try? connection.query("ROLLBACK") }
+                throw PGFailure(error)
             }
-            if let count { cached.withLockedValue { $0.count = count } }
             outcomes.append(contentsOf: batchOutcomes)
             // The feed numbers the stored writes in order; the others get the batch's last.
             let first = last - Int64(stored.count) + 1
@@ -87,23 +108,27 @@
 
         /// Under the feed's lock: numbers `ids` after the feed's last entry, adds `countChange` to
         /// the event count, and notifies the other nodes (delivered when the transaction commits).
-        /// Returns the last number and the new count.
-        func publish(_ ids: [Bytes32], countChange: Int) throws -> (Int64, Int) {
-            let connection = writerConnection
+        /// The last statement answers the last number and the new count.
+        func publishStatements(_ ids: [Bytes32], countChange: Int) -> [(String, PostgresBindings)] {
             let lock = ("SELECT pg_advisory_xact_lock(\(feedLock))", PostgresBindings())
             var binds = PostgresBindings()
             binds.append(Int64(countChange))
             guard !ids.isEmpty else {
-                let rows = try connection.queries([
-                    lock, ("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value", binds),
-                ])
-                return (0, Int(try rows[1].first?.decode(Int64.self) ?? 0))
+                return [
+                    lock,
+                    (
+                        "UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING 0::int8, value, ''",
+                        binds
+                    ),
+                ]
             }
             binds.append(node)
             binds.append(ids.map(\.buffer))
             binds.append(channel)
-            // Sent with the lock, run after it: the statement's snapshot sees every earlier number.
-            let rows = try connection.queries([
+            binds.append(Int64(ids.count))
+            // After the lock, in the same round trip: the statement's snapshot sees every earlier
+            // number. The notification says which numbers, from which node.
+            return [
                 lock,
                 (
                     """
@@ -115,14 +140,12 @@
                         FROM unnest($3::bytea[]) WITH ORDINALITY AS u(i, o)
                         RETURNING seq
                     )
-                    SELECT s, (SELECT value FROM counted), pg_notify($4, s::text)::text
+                    SELECT s, (SELECT value FROM counted),
+                        pg_notify($4, (s - $5 + 1)::text || ' ' || s::text || ' ' || $2::text)::text
                     FROM (SELECT max(seq) AS s FROM ins) AS m
                     """, binds
                 ),
-            ])
-            guard let row = rows[1].first else { throw PGFailure(message: "the feed insert returned nothing") }
-            let (last, count, _) = try row.decode((Int64, Int64, String?).self)
-            return (last, Int(count))
+            ]
         }
 
         static func lockNumber(of pubkey: Bytes32) -> Int64 { Int64(bitPattern: pubkey.w0) }
@@ -161,8 +184,10 @@
         }
 
         private func updateCount(_ change: Int) throws {
-            let (_, count) = try publish([], countChange: change)
-            cached.withLockedValue { $0.count = count }
+            let results = try writerConnection.queries(publishStatements([], countChange: change))
+            guard let row = results[1].first else { return }
+            let (_, count, _) = try row.decode((Int64, Int64, String?).self)
+            cached.withLockedValue { $0.count = Int(count) }
         }
     }
 #endif

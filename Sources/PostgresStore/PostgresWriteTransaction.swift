@@ -47,16 +47,18 @@
         private var newVanishedUpTo: [Bytes32: Int64] = [:]
         private(set) var countChange = 0
 
-        init(connection: PGConnection, writes: [Write]) throws {
+        /// `opening`: statements sent ahead of the prefetch in the same round trip (`BEGIN` and
+        /// the author locks), which the server runs first.
+        init(connection: PGConnection, writes: [Write], opening: [(String, PostgresBindings)] = []) throws {
             self.connection = connection
-            try prefetch(writes)
+            try prefetch(writes, opening: opening)
         }
 
         func isPending(_ id: Bytes32) -> Bool { inserts[id] != nil }
 
         /// Reads, for the batch: which of its ids are stored, their tombstones, its authors'
-        /// vanish times, and the versions and deletions at its addresses.
-        private func prefetch(_ writes: [Write]) throws {
+        /// vanish times, and the versions and deletions at its addresses, in one round trip.
+        private func prefetch(_ writes: [Write], opening: [(String, PostgresBindings)]) throws {
             var ids: [ByteBuffer] = []
             var authors: Set<Bytes32> = []
             var targets: [ByteBuffer] = []
@@ -85,51 +87,61 @@
             var vanish = PostgresBindings()
             vanish.append(authors.map(\.buffer))
             for author in authors { vanishedUpTo[author] = .some(nil) }
-            let results = try connection.queries([
+            var statements = opening
+            let first = statements.count
+            statements += [
                 ("SELECT json FROM events WHERE id = ANY($1::bytea[])", storedBinds),
                 ("SELECT id, pubkey FROM tombstones WHERE id = ANY($1::bytea[])", tombstoned),
                 ("SELECT pubkey, up_to FROM vanished WHERE pubkey = ANY($1::bytea[])", vanish),
-            ])
-            for row in results[0] {
+            ]
+            let list = Array(addresses)
+            if !list.isEmpty {
+                for key in list {
+                    versions[key] = .some(nil)
+                    deletedUpTo[key] = .some(nil)
+                }
+                var binds = PostgresBindings()
+                binds.append(list.map(\.pubkey.buffer))
+                binds.append(list.map { Int32($0.kind) })
+                binds.append(list.map(\.d))
+                statements += [
+                    (
+                        """
+                        SELECT e.json FROM events e
+                        JOIN unnest($1::bytea[], $2::int4[], $3::text[]) AS a(pubkey, kind, address)
+                        ON e.pubkey = a.pubkey AND e.kind = a.kind AND e.address = a.address
+                        """, binds
+                    ),
+                    (
+                        """
+                        SELECT d.pubkey, d.kind, d.address, d.up_to FROM address_deletions d
+                        JOIN unnest($1::bytea[], $2::int4[], $3::text[]) AS a(pubkey, kind, address)
+                        ON d.pubkey = a.pubkey AND d.kind = a.kind AND d.address = a.address
+                        """, binds
+                    ),
+                ]
+            }
+            let results = try connection.queries(statements)
+            for row in results[first] {
                 if let event = Event.decode(json: try row.decode(ByteBuffer.self).bytes) { stored[event.id] = event }
             }
-            for row in results[1] {
+            for row in results[first + 1] {
                 let (id, pubkey) = try row.decode((ByteBuffer, ByteBuffer).self)
                 if let id = Bytes32(id), let pubkey = Bytes32(pubkey) {
                     tombstones.insert(Tombstone(id: id, pubkey: pubkey))
                 }
             }
-            for row in results[2] {
+            for row in results[first + 2] {
                 let (pubkey, upTo) = try row.decode((ByteBuffer, Int64).self)
                 if let pubkey = Bytes32(pubkey) { vanishedUpTo[pubkey] = upTo }
             }
-            guard !addresses.isEmpty else { return }
-            let list = Array(addresses)
-            for key in list {
-                versions[key] = .some(nil)
-                deletedUpTo[key] = .some(nil)
-            }
-            var binds = PostgresBindings()
-            binds.append(list.map(\.pubkey.buffer))
-            binds.append(list.map { Int32($0.kind) })
-            binds.append(list.map(\.d))
-            for event in try events(
-                """
-                SELECT e.json FROM events e
-                JOIN unnest($1::bytea[], $2::int4[], $3::text[]) AS a(pubkey, kind, address)
-                ON e.pubkey = a.pubkey AND e.kind = a.kind AND e.address = a.address
-                """, binds)
-            {
+            guard !list.isEmpty else { return }
+            for row in results[first + 3] {
+                guard let event = Event.decode(json: try row.decode(ByteBuffer.self).bytes) else { continue }
                 stored[event.id] = event
                 versions[AddressKey(Address(of: event))] = event
             }
-            for row in try connection.query(
-                """
-                SELECT d.pubkey, d.kind, d.address, d.up_to FROM address_deletions d
-                JOIN unnest($1::bytea[], $2::int4[], $3::text[]) AS a(pubkey, kind, address)
-                ON d.pubkey = a.pubkey AND d.kind = a.kind AND d.address = a.address
-                """, binds)
-            {
+            for row in results[first + 4] {
                 let (pubkey, kind, address, upTo) = try row.decode((ByteBuffer, Int32, String, Int64).self)
                 guard let pubkey = Bytes32(pubkey) else { continue }
                 deletedUpTo[AddressKey(pubkey: pubkey, kind: UInt16(kind), d: address)] = upTo
@@ -273,9 +285,11 @@
 
         // MARK: writing
 
-        /// Writes the batch's changes: removals first (their tags go with them), then the new
-        /// events and their tags, tombstones, deletions and vanish times.
-        func flush() throws {
+        /// The statements that write the batch's changes: removals first (their tags go with
+        /// them), then the new events and their tags, tombstones, deletions and vanish times.
+        /// They need no answer before the next, so the caller sends them together with what
+        /// follows them in the transaction.
+        func flushStatements() -> [(String, PostgresBindings)] {
             var statements: [(String, PostgresBindings)] = []
             if !removals.isEmpty {
                 var binds = PostgresBindings()
@@ -322,7 +336,7 @@
                         """, binds
                     ))
             }
-            try connection.queries(statements)
+            return statements
         }
 
         /// Sentinels for the NULLs an array cannot carry.

@@ -73,7 +73,16 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         ledger.opened()
     }
 
-    private var backlog: Int { (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0 }
+    /// The bytes NIO holds for this channel that the kernel has not taken. Asking the channel
+    /// costs a generic option lookup, so inside a batch (where no I/O happens between writes)
+    /// the count after the batch's last write is used.
+    private var backlog: Int {
+        if let known = batchBacklog { return known }
+        return (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+    }
+
+    /// The backlog after this batch's last write (nil outside a batch, or before its first write).
+    private var batchBacklog: Int?
 
     /// Reports this client's backlog after a flush (or when it became writable again), and drops
     /// the client if it holds more than its share while the relay is over its total budget.
@@ -152,6 +161,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// While a batch of reads is handled, writes are flushed once at its end. Writes still
     /// waiting for a queued flush are flushed with the batch.
     func beginBatch() {
+        batchBacklog = nil
         if case .flushQueued = output {
             output = .batch(wrote: true)
         } else {
@@ -171,6 +181,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         let wrote: Bool
         if case .batch(let w) = output { wrote = w } else { wrote = false }
         output = .idle
+        batchBacklog = nil
         if wrote {
             channel.flush()
             refresh()
@@ -246,6 +257,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         if queued > budget { return drop() }
         ledger.add(queued - accounted)
         accounted = queued
+        if case .batch = output { batchBacklog = queued }
         if let frameSink, buffer.readerIndex >= Self.frameHeadroom {
             var frame = buffer
             Self.prependTextFrameHeader(&frame, compressed: compressed)

@@ -14,6 +14,9 @@ public struct BenchOptions: Sendable {
     public var events = 20_000
     public var connections = 8
     public var window = 32
+    /// ingest, fanout, mixed: events published per second over all connections (paced evenly,
+    /// still at most `window` in flight on each); nil: as fast as the relay answers.
+    public var rate: Double?
     public var subscribers = 200
     /// Seconds the query phase (and the mixed run's queries) lasts.
     public var duration = 10.0

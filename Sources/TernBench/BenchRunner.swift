@@ -207,7 +207,9 @@ public final class BenchRunner {
         return connections.enumerated().map { i, c in
             let lo = min(events.count, i * per)
             let hi = min(events.count, lo + per)
-            return IngestDriver(connection: c, events: events[lo..<hi], window: options.window, sendTimes: sendTimes)
+            return IngestDriver(
+                connection: c, events: events[lo..<hi], window: options.window, sendTimes: sendTimes,
+                interval: options.rate.map { UInt64(Double(connections.count) * 1e9 / $0) })
         }
     }
 
@@ -234,6 +236,7 @@ public final class BenchRunner {
         var latencies = Latencies()
         drivers.forEach { latencies.merge($0.latencies) }
         let answered = latencies.samples.count
+        if let rate = options.rate { report.add("rate_asked_per_second", .number(rate)) }
         report.add("events_sent", .int(answered))
         report.add("events_accepted", .int(drivers.reduce(0) { $0 + $1.accepted }))
         report.add("events_rejected", .int(drivers.reduce(0) { $0 + $1.rejected }))

@@ -2,13 +2,18 @@ import NIOCore
 import NostrCore
 import RelayClient
 
-/// Publishes a slice of prepared events on one connection, keeping `window` in flight, and times
+/// Publishes a slice of prepared events on one connection, keeping `window` in flight (and, with
+/// an `interval`, sending the n-th event no sooner than n intervals after the start), and times
 /// each OK. Lives on its connection's event loop.
 final class IngestDriver: @unchecked Sendable {
     private let connection: RelayConnection
     private let events: ArraySlice<PreparedEvent>
     private let window: Int
     private let sendTimes: SendTimes?
+    /// Nanoseconds between two sends (a paced run), or nil.
+    private let interval: UInt64?
+    private var started: UInt64 = 0
+    private var wakeScheduled = false
     private var next: Int
     private var inFlight = 0
     private var answered = 0
@@ -19,8 +24,12 @@ final class IngestDriver: @unchecked Sendable {
     private(set) var firstRejection = ""
     let done: EventLoopPromise<Void>
 
-    init(connection: RelayConnection, events: ArraySlice<PreparedEvent>, window: Int, sendTimes: SendTimes? = nil) {
+    init(
+        connection: RelayConnection, events: ArraySlice<PreparedEvent>, window: Int, sendTimes: SendTimes? = nil,
+        interval: UInt64? = nil
+    ) {
         self.connection = connection
+        self.interval = interval
         self.events = events
         self.window = max(1, window)
         self.sendTimes = sendTimes
@@ -34,6 +43,7 @@ final class IngestDriver: @unchecked Sendable {
         connection.loop.execute { [self] in
             connection.onMessage = { [self] in handle($0) }
             connection.onClose = { [self] in done.fail(BenchError.timedOut("connection closed by the relay")) }
+            started = nowNanos()
             if events.isEmpty { done.succeed() } else { fill() }
         }
     }
@@ -43,6 +53,13 @@ final class IngestDriver: @unchecked Sendable {
         while inFlight < window && next < events.endIndex {
             let event = events[next]
             let t = nowNanos()
+            if let interval {
+                let due = started + UInt64(next - events.startIndex) * interval
+                if t < due {
+                    wake(in: due - t)
+                    break
+                }
+            }
             sentAt[event.id] = t
             sendTimes?.record(index: next, at: t)
             connection.send(event.message, flush: false)
@@ -51,6 +68,16 @@ final class IngestDriver: @unchecked Sendable {
             sent = true
         }
         if sent { connection.flush() }
+    }
+
+    /// A paced run: fills again once the next event is due.
+    private func wake(in nanos: UInt64) {
+        guard !wakeScheduled else { return }
+        wakeScheduled = true
+        connection.loop.scheduleTask(in: .nanoseconds(Int64(nanos))) { [self] in
+            wakeScheduled = false
+            fill()
+        }
     }
 
     private func handle(_ buffer: ByteBuffer) {

@@ -44,6 +44,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Messages in flight per connection")
     var window: Int = 32
 
+    @Option(help: "ingest, fanout, mixed: events per second over all connections (default: as fast as answered)")
+    var rate: Double?
+
     @Option(help: "Live subscribers for fanout and mixed")
     var subscribers: Int = 200
 
@@ -97,6 +100,7 @@ struct Bench: ParsableCommand {
         guard events > 0, connections > 0, window > 0, subscribers >= 0, duration > 0, authors > 0, threads > 0 else {
             throw ValidationError("counts and durations must be positive")
         }
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number") }
         var options = BenchOptions(scenario: kind, address: address)
         if let subscribeURL {
             guard let other = RelayAddress(subscribeURL) else {
@@ -107,6 +111,7 @@ struct Bench: ParsableCommand {
         options.events = events
         options.connections = connections
         options.window = window
+        options.rate = rate
         options.subscribers = subscribers
         options.duration = duration
         options.authors = authors

@@ -52,6 +52,19 @@ final class BenchToolTests: XCTestCase {
         XCTAssertTrue(all)
     }
 
+    func testAPacedFanoutSendsEveryEventAndSaysItsRate() throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        var paced = options(.fanout, relay)
+        paced.rate = 3000
+        let report = try BenchRunner(options: paced, log: { _ in }).run()
+        guard case .number(let rate)? = value(report, "rate_asked_per_second") else { return XCTFail("no rate") }
+        XCTAssertEqual(rate, 3000)
+        let accepted = int(report, "events_accepted") ?? 0
+        XCTAssertEqual(int(report, "events_sent"), 300, "a paced run still sends every event")
+        XCTAssertEqual(int(report, "deliveries"), accepted * 5)
+    }
+
     func testQueryAndMixedComplete() throws {
         let relay = try TestRelay()
         defer { relay.stop() }

@@ -118,5 +118,6 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 final class NullSubscriber: Subscriber {
-    func deliver(_ event: Event, json eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {}
+    func admits(_ event: Event) -> Bool { true }
+    func deliver(_ lives: [LiveEvent]) {}
 }

@@ -108,6 +108,7 @@ enum MatchingTarget {
     }
 
     final class NoSubscriber: Subscriber {
-        func deliver(_ event: Event, json eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {}
+        func admits(_ event: Event) -> Bool { true }
+        func deliver(_ lives: [LiveEvent]) {}
     }
 }

@@ -85,25 +85,27 @@
                     do {
                         let connection = try await PostgresConnection.connect(
                             on: group.next(), configuration: configuration, id: 0, logger: logger)
+                        // Each notification with the server process that sent it: only this
+                        // node's own connections' are trusted to need no read.
+                        let context = connection.addListener(channel: channel) { _, message in
+                            let note = Note(message.payload, sender: message.backendPID)
+                            notes.withLockedValue {
+                                if let note { $0.notes.append(note) } else { $0.mustRead = true }
+                            }
+                            wake.signal()
+                        }
                         notes.withLockedValue { $0.mustRead = true }
                         wake.signal()  // anything missed while away is read now
                         do {
                             try await withTaskCancellationHandler {
-                                try await connection.listen(on: channel) { notifications in
-                                    for try await notification in notifications {
-                                        let note = Note(notification.payload)
-                                        notes.withLockedValue {
-                                            if let note { $0.notes.append(note) } else { $0.mustRead = true }
-                                        }
-                                        wake.signal()
-                                    }
-                                }
+                                try await connection.closeFuture.get()
                             } onCancel: {
                                 connection.close().whenComplete { _ in _ = connection }
                             }
                         } catch {
                             logger.debug("feed channel lost", metadata: ["error": "\(error)"])
                         }
+                        context.stop()
                         try? await connection.close()
                     } catch {
                         logger.debug("feed channel cannot connect", metadata: ["error": "\(error)"])
@@ -124,8 +126,9 @@
                         // Start from now: what was committed before is in `events` for queries.
                         last = try follower.query("SELECT coalesce(max(seq), 0) FROM feed").first?.decode(Int64.self)
                     }
-                    if let from = last, !mustRead(after: from, own: &last) {
+                    if let from = last, let through = ownNotes(after: from) {
                         // Every notification since `from` was this node's own, in order.
+                        last = through
                     } else {
                         try catchUp(from: &last, deliver)
                     }
@@ -150,25 +153,28 @@
             }
         }
 
-        /// Takes the notifications that arrived; passes over this node's own commits when they
-        /// follow `last` without a gap (numbers are given in commit order, and notifications
-        /// arrive in commit order), so a node reads the feed only for other nodes' events.
-        /// True when the feed must be read past `last`.
-        private func mustRead(after from: Int64, own last: inout Int64?) -> Bool {
+        /// Takes the notifications that arrived. Numbers are given in commit order, and
+        /// notifications arrive in commit order, so when they were all sent by this node's own
+        /// connections and follow `from` without a gap, there is nothing to read: returns the
+        /// number they bring the follower to. Nil: the feed must be read past `from` (another
+        /// node's commit, a gap, a reconnect, the poll). The sender is the server process the
+        /// server names, not what the payload says: any client of the database can notify the
+        /// channel, but none can pass for this node's connections.
+        private func ownNotes(after from: Int64) -> Int64? {
             let (taken, forced) = notes.withLockedValue { box in
                 let taken = (box.notes, box.mustRead)
                 box.notes.removeAll(keepingCapacity: true)
                 box.mustRead = false
                 return taken
             }
-            if forced { return true }
+            if forced { return nil }
+            let own = [store.writerConnection.backendPID, publisher.backendPID]
             var through = from
             for note in taken where note.last > through {
-                guard note.node == store.node, note.first == through + 1 else { return true }
+                guard note.first == through + 1, own.contains(note.sender) else { return nil }
                 through = note.last
             }
-            last = through
-            return false
+            return through
         }
 
         /// Reads the feed past `last` until it is caught up, delivering other nodes' events.
@@ -269,14 +275,16 @@
         }
     }
 
-    /// What a commit's notification says: the feed numbers it took, first to last, and the node
-    /// that took them (`"first last node"`).
+    /// What a commit's notification says (`"first last node"`: the feed numbers it took, and
+    /// the node that took them), and which server process sent it.
     struct Note: Sendable {
         let first: Int64
         let last: Int64
         let node: Int64
+        /// The process id of the server connection that notified (the server's word).
+        let sender: Int32
 
-        init?(_ payload: String) {
+        init?(_ payload: String, sender: Int32) {
             let parts = payload.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 3, let first = Int64(parts[0]), let last = Int64(parts[1]),
                 let node = Int64(parts[2]), first <= last
@@ -284,6 +292,7 @@
             self.first = first
             self.last = last
             self.node = node
+            self.sender = sender
         }
     }
 #endif

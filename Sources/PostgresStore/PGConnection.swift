@@ -30,6 +30,11 @@
 
         var isConnected: Bool { connection.map { !$0.isClosed } ?? false }
 
+        /// The server process serving this connection (0 while not connected): notifications
+        /// name the process that sent them. Readable from any thread.
+        var backendPID: Int32 { pid.withLockedValue { $0 } }
+        private let pid = NIOLockedValueBox<Int32>(0)
+
         /// Runs `sql` with `binds`; returns its rows. Throws `PGFailure` on any failure.
         @discardableResult
         func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings(), timeout: TimeAmount? = nil)
@@ -100,6 +105,7 @@
         func close() {
             guard let connection else { return }
             self.connection = nil
+            pid.withLockedValue { $0 = 0 }
             _ = try? connection.close().wait()
         }
 
@@ -107,6 +113,7 @@
         func drop() {
             guard let connection else { return }
             self.connection = nil
+            pid.withLockedValue { $0 = 0 }
             connection.close().whenComplete { _ in _ = connection }
         }
 
@@ -131,6 +138,12 @@
                     PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger),
                     timeout: Self.connectTimeout + .seconds(1), on: eventLoop)
                 self.connection = connection
+                let rows = try Self.wait(
+                    connection.query("SELECT pg_backend_pid()", logger: logger), timeout: Self.statementTimeout,
+                    on: eventLoop
+                ).rows
+                let backend = try rows.first?.decode(Int32.self) ?? 0
+                pid.withLockedValue { $0 = backend }
                 return connection
             } catch {
                 drop()

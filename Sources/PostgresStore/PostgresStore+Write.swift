@@ -127,7 +127,7 @@
             binds.append(channel)
             binds.append(Int64(ids.count))
             // After the lock, in the same round trip: the statement's snapshot sees every earlier
-            // number. The notification says which numbers, from which node.
+            // number. The notification says which numbers, from which node (`Note`).
             return [
                 lock,
                 (

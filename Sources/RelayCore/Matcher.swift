@@ -57,35 +57,68 @@ public final class Matcher: CommitSink, @unchecked Sendable {
         thread.join(orRunHere: run)  // never started: deliver and report what is queued, here
     }
 
+    /// Items are taken from the inbox a few at a time (`handOver`); each such batch is matched
+    /// whole first, and each subscriber is handed its events of the batch at once (one wake-up
+    /// of its connection and one flush, however many events); the origins hear the outcomes
+    /// after that. Few: the first event of a batch waits for the whole batch to be matched.
     private func run() {
         var batch: [Item] = []
-        batch.reserveCapacity(1024)
-        while inbox.take(into: &batch, max: 1024, timeoutSeconds: 1) {
+        batch.reserveCapacity(Self.handOver)
+        var outbox = Outbox()
+        while inbox.take(into: &batch, max: Self.handOver, timeoutSeconds: 1) {
             for item in batch {
                 switch item {
                 case .committed(let c):
                     if c.outcome.isStored {
                         onSaved(c.write.event)
-                        fanOut(c.write.event, json: c.write.json, sequence: c.sequence)
+                        outbox.add(c.write.event, json: c.write.json, sequence: c.sequence, from: subscriptions)
                     }
-                    c.requester?.written(c)
-                case .broadcast(let valid, let origin):
-                    fanOut(valid.event, json: valid.json, sequence: .max)
-                    origin.processed(valid.event.id, .broadcast)
+                case .broadcast(let valid, _):
+                    outbox.add(valid.event, json: valid.json, sequence: .max, from: subscriptions)
                 case .remote(let item):
                     if item.sequence != .max { onSaved(item.event) }
-                    fanOut(item.event, json: item.json, sequence: item.sequence)
+                    outbox.add(item.event, json: item.json, sequence: item.sequence, from: subscriptions)
+                }
+            }
+            outbox.send()
+            for item in batch {
+                switch item {
+                case .committed(let c): c.requester?.written(c)
+                case .broadcast(let valid, let origin): origin.processed(valid.event.id, .broadcast)
+                case .remote: break
                 }
             }
             batch.removeAll(keepingCapacity: true)
         }
     }
 
-    /// `sequence`: the commit that made the event visible to queries (`.max` for an ephemeral
-    /// event, which no query sees).
-    func fanOut(_ event: Event, json: [UInt8], sequence: UInt64) {
-        for (subscriber, ids) in subscriptions.match(event) {
-            subscriber.deliver(event, json: json, to: ids, sequence: sequence)
+    /// Items matched before their deliveries are handed over.
+    static let handOver = 16
+
+    /// One batch's deliveries, gathered by subscriber in the order the events came.
+    struct Outbox {
+        private var index: [ObjectIdentifier: Int] = [:]
+        private var lists: [(any Subscriber, [LiveEvent])] = []
+
+        /// `sequence`: the commit that made the event visible to queries (`.max` for an
+        /// ephemeral event, which no query sees).
+        mutating func add(_ event: Event, json: [UInt8], sequence: UInt64, from subscriptions: SubscriptionIndex) {
+            for (subscriber, ids) in subscriptions.match(event) where subscriber.admits(event) {
+                let live = LiveEvent(json: json, subscriptionIDs: ids, sequence: sequence)
+                if let i = index[ObjectIdentifier(subscriber)] {
+                    lists[i].1.append(live)
+                } else {
+                    index[ObjectIdentifier(subscriber)] = lists.count
+                    lists.append((subscriber, [live]))
+                }
+            }
+        }
+
+        /// Hands each subscriber its events: one wake-up of its connection for the batch.
+        mutating func send() {
+            for (subscriber, lives) in lists { subscriber.deliver(lives) }
+            lists.removeAll(keepingCapacity: true)
+            index.removeAll(keepingCapacity: true)
         }
     }
 }

@@ -316,12 +316,21 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
         spareMail = mails
     }
 
-    /// Live delivery from the matcher, on any thread: queued for this connection's thread,
-    /// unless the read policy keeps the event from this connection.
-    public func deliver(_ event: Event, json: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {
-        guard relay.authorization.snapshot.admitsLive(event, authenticatedAs: { provenPubkeys.withLockedValue { $0 } })
-        else { return }
-        post(.live(json, subscriptionIDs, sequence: sequence))
+    /// Whether the read policy lets this connection see `event` live (the matcher asks, on its
+    /// thread, before it hands the event over).
+    public func admits(_ event: Event) -> Bool {
+        relay.authorization.snapshot.admitsLive(event, authenticatedAs: { provenPubkeys.withLockedValue { $0 } })
+    }
+
+    /// Live events from the matcher, on its thread: queued for this connection's thread, with
+    /// one wake-up for all of them.
+    public func deliver(_ lives: [LiveEvent]) {
+        let first = mailbox.withLockedValue { box in
+            let wasEmpty = box.isEmpty
+            for live in lives { box.append(.live(live.json, live.subscriptionIDs, sequence: live.sequence)) }
+            return wasEmpty
+        }
+        if first { transport.execute { [self] in readMail() } }
     }
 
     /// A query's answer, from a reader thread.

@@ -3,11 +3,28 @@ import NostrCore
 
 /// Something that receives live events for its subscriptions (a connection's session).
 public protocol Subscriber: AnyObject, Sendable {
-    /// `json` is the event serialized once for all recipients; `subscriptionIDs` are this
-    /// subscriber's subscriptions that the event matched; `sequence` is the commit that made it
-    /// visible to queries (`.max` for an ephemeral event), so that a subscription whose stored
-    /// answer already holds it can skip it.
-    func deliver(_ event: Event, json: [UInt8], to subscriptionIDs: [String], sequence: UInt64)
+    /// Whether the read policy lets this subscriber see `event` live; asked when it matches.
+    func admits(_ event: Event) -> Bool
+    /// Events that matched this subscriber's subscriptions, in commit order (a matcher batch's
+    /// worth, handed over at once).
+    func deliver(_ lives: [LiveEvent])
+}
+
+/// An event for some of one subscriber's subscriptions.
+public struct LiveEvent: Sendable {
+    /// The event serialized once for all recipients.
+    public let json: [UInt8]
+    /// The subscriber's subscriptions that the event matched.
+    public let subscriptionIDs: [String]
+    /// The commit that made it visible to queries (`.max` for an ephemeral event), so that a
+    /// subscription whose stored answer already holds it can skip it.
+    public let sequence: UInt64
+
+    public init(json: [UInt8], subscriptionIDs: [String], sequence: UInt64) {
+        self.json = json
+        self.subscriptionIDs = subscriptionIDs
+        self.sequence = sequence
+    }
 }
 
 /// The live subscriptions of every connection, indexed by id, author, tag and kind, so that an
@@ -18,8 +35,10 @@ public final class SubscriptionIndex: Sendable {
         let subscriptionID: String
     }
 
-    struct Ref: Equatable {
-        let key: Key
+    /// One of a subscription's filters, as filed in an index: the subscription itself (not its
+    /// key, so matching needs no lookup) and which of its filters.
+    struct Ref {
+        let entry: Entry
         let filter: Int
     }
 
@@ -69,9 +88,15 @@ public final class SubscriptionIndex: Sendable {
         }
     }
 
-    struct Entry {
+    final class Entry: Sendable {
+        let key: Key
         let subscriber: any Subscriber
         let filters: [Filter]
+        init(key: Key, subscriber: any Subscriber, filters: [Filter]) {
+            self.key = key
+            self.subscriber = subscriber
+            self.filters = filters
+        }
     }
 
     struct State {
@@ -99,10 +124,11 @@ public final class SubscriptionIndex: Sendable {
         let key = Key(connection: connection, subscriptionID: subscriptionID)
         state.withLockedValue { s in
             Self.unindex(&s, key)
-            s.entries[key] = Entry(subscriber: subscriber, filters: filters)
+            let entry = Entry(key: key, subscriber: subscriber, filters: filters)
+            s.entries[key] = entry
             s.byConnection[connection, default: []].insert(subscriptionID)
             for (i, filter) in filters.enumerated() where !filter.matchesNothing {
-                let ref = Ref(key: key, filter: i)
+                let ref = Ref(entry: entry, filter: i)
                 switch Attribute(filter) {
                 case .ids(let ids): for id in ids { s.byID[id, default: []].append(ref) }
                 case .authors(let authors): for a in authors { s.byAuthor[a, default: []].append(ref) }
@@ -133,7 +159,7 @@ public final class SubscriptionIndex: Sendable {
         s.byConnection[key.connection]?.remove(key.subscriptionID)
         if s.byConnection[key.connection]?.isEmpty == true { s.byConnection[key.connection] = nil }
         func drop<K: Hashable>(_ map: inout [K: [Ref]], _ k: K) {
-            map[k]?.removeAll { $0.key == key }
+            map[k]?.removeAll { $0.entry === entry }
             if map[k]?.isEmpty == true { map[k] = nil }
         }
         for filter in entry.filters where !filter.matchesNothing {
@@ -142,7 +168,7 @@ public final class SubscriptionIndex: Sendable {
             case .authors(let authors): for a in authors { drop(&s.byAuthor, a) }
             case .tag(let tag): for v in tag.values { drop(&s.byTag, TagKey(name: tag.name, value: v)) }
             case .kinds(let kinds): for k in kinds { drop(&s.byKind, k) }
-            case .all: s.all.removeAll { $0.key == key }
+            case .all: s.all.removeAll { $0.entry === entry }
             }
         }
     }
@@ -150,14 +176,31 @@ public final class SubscriptionIndex: Sendable {
     /// The subscribers whose subscriptions match `event`, each with its matching ids.
     public func match(_ event: Event) -> [(any Subscriber, [String])] {
         state.withLockedValue { s in
-            var matched: [Key: Void] = [:]
-            var byConnection: [UInt64: (any Subscriber, [String])] = [:]
+            // A subscription is listed once per filter and value it is filed under: the first
+            // match counts. Most connections have one matching subscription, so the answer is
+            // a list, and a connection seen before is found through `byConnection`.
+            var matched: Set<ObjectIdentifier> = []
+            var byConnection: [UInt64: Int] = [:]
+            var answer: [(any Subscriber, [String])] = []
             func consider(_ refs: [Ref]?) {
                 guard let refs else { return }
-                for ref in refs where matched[ref.key] == nil {
-                    guard let entry = s.entries[ref.key], entry.filters[ref.filter].matches(event) else { continue }
-                    matched[ref.key] = ()
-                    byConnection[ref.key.connection, default: (entry.subscriber, [])].1.append(ref.key.subscriptionID)
+                for ref in refs {
+                    let entry = ref.entry
+                    guard !matched.contains(ObjectIdentifier(entry)),
+                        entry.filters.withUnsafeBufferPointer({ $0[ref.filter].matches(event) })
+                    else { continue }
+                    if matched.isEmpty {
+                        matched.reserveCapacity(refs.count)
+                        byConnection.reserveCapacity(refs.count)
+                        answer.reserveCapacity(refs.count)
+                    }
+                    matched.insert(ObjectIdentifier(entry))
+                    if let i = byConnection[entry.key.connection] {
+                        answer[i].1.append(entry.key.subscriptionID)
+                    } else {
+                        byConnection[entry.key.connection] = answer.count
+                        answer.append((entry.subscriber, [entry.key.subscriptionID]))
+                    }
                 }
             }
             consider(s.byID[event.id])
@@ -167,7 +210,7 @@ public final class SubscriptionIndex: Sendable {
             }
             consider(s.byKind[event.kind])
             consider(s.all)
-            return Array(byConnection.values)
+            return answer
         }
     }
 }

@@ -6,8 +6,11 @@ import XCTest
 
 final class RecordingSubscriber: Subscriber {
     let received = NIOLockedValueBox<[(String, [String])]>([])
-    func deliver(_ event: Event, json eventJSON: [UInt8], to subscriptionIDs: [String], sequence: UInt64) {
-        received.withLockedValue { $0.append((String(decoding: eventJSON, as: UTF8.self), subscriptionIDs)) }
+    func admits(_ event: Event) -> Bool { true }
+    func deliver(_ lives: [LiveEvent]) {
+        received.withLockedValue {
+            for live in lives { $0.append((String(decoding: live.json, as: UTF8.self), live.subscriptionIDs)) }
+        }
     }
 }
 

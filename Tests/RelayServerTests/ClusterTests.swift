@@ -101,6 +101,39 @@
             XCTAssertEqual(Set(stored), Set(notes.map(\.id.hex)), "B answers from the shared store")
         }
 
+        /// Any client of the database can notify the feed's channel. A node trusts a notification
+        /// to need no read only when the server says one of its own connections sent it, so a
+        /// forged one that names B's node and claims numbers far ahead cannot make B skip the
+        /// events A commits next; garbage only makes B read.
+        func testForgedNotificationsCannotHideEvents() async throws {
+            let url = storeURL()
+            let schema = String(url.split(separator: "=").last!)
+            let nodes = try await twoNodes(url)
+            defer { nodes.stop() }
+            let onB = try await client(nodes.b)
+            defer { onB.close() }
+            let fromB = bob.event(kind: 1, content: "from B", createdAt: now - 5)
+            let (stored, why) = try await onB.publish(fromB)
+            XCTAssertTrue(stored, why)
+            let server = LocalPostgres.shared
+            let bNode = try server.psql(
+                "SELECT node FROM \(schema).feed WHERE id = '\\x\(fromB.id.hex)'::bytea"
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
+            let top = Int(
+                try server.psql("SELECT max(seq) FROM \(schema).feed").trimmingCharacters(in: .whitespacesAndNewlines))
+            let last = try XCTUnwrap(top, "the feed numbered B's event")
+            XCTAssertFalse(bNode.isEmpty)
+            for payload in ["\(last + 1) \(last + 100000) \(bNode)", "\(last + 1) \(last + 1) \(bNode)", "garbage", ""]
+            {
+                _ = try server.psql("SELECT pg_notify('tern_feed_\(schema)', '\(payload)')")
+            }
+            let after = alice.event(kind: 1, content: "after the forgeries", createdAt: now - 1)
+            let (accepted, message) = try await nodes.publisher.publish(after)
+            XCTAssertTrue(accepted, message)
+            let m = try await nodes.subscriber.nextMessage(seconds: 30)
+            XCTAssertEqual((m[2] as? [String: Any])?["id"] as? String, after.id.hex, "B still delivers A's events")
+        }
+
         func testConcurrentVersionsOfAReplaceableEventLeaveOnlyTheNewest() async throws {
             let url = storeURL()
             let a = try node(url)

@@ -2,15 +2,16 @@
     @testable import PostgresStore
     import XCTest
 
-    /// A commit's notification payload (`"first last node"`): what the follower trusts to pass
-    /// over its own commits. Anything else, however it is garbled, makes it read the feed.
+    /// A commit's notification payload (`"first last node"`), with the server process that sent
+    /// it. Anything else, however it is garbled, makes the follower read the feed.
     final class FeedNoteTests: XCTestCase {
         func testAWellFormedNoteIsRead() throws {
-            let note = try XCTUnwrap(Note("41 48 -8707067737719102282"))
+            let note = try XCTUnwrap(Note("41 48 -8707067737719102282", sender: 4242))
             XCTAssertEqual(note.first, 41)
             XCTAssertEqual(note.last, 48)
             XCTAssertEqual(note.node, -8_707_067_737_719_102_282)
-            XCTAssertNotNil(Note("7 7 1"), "one event: first and last are the same")
+            XCTAssertEqual(note.sender, 4242)
+            XCTAssertNotNil(Note("7 7 1", sender: 1), "one event: first and last are the same")
         }
 
         func testHostilePayloadsAreNotNotes() {
@@ -19,7 +20,7 @@
                 "99999999999999999999 1 1", "1 2 0x10", "1\t2\t3", "1 2 3\n{}", "-", "1 2 \u{0}",
                 String(repeating: "9", count: 8000),
             ]
-            for payload in hostile { XCTAssertNil(Note(payload), "\(payload.debugDescription)") }
+            for payload in hostile { XCTAssertNil(Note(payload, sender: 1), "\(payload.debugDescription)") }
         }
     }
 #endif

@@ -3,13 +3,14 @@
 #   lmdb      one node on LMDB: tern bench ingest, then query
 #   pg        one node on a fresh PostgreSQL server (fsync on, Debian's defaults): the same
 #   pg2       two nodes on one database: ingest on both at once; fanout publishing on A with
-#             every subscriber on B (cross-node delivery latency)
+#             every subscriber on A, then on B (cross-node delivery latency), unpaced and paced
 # and one Schnorr verification measured in the same run (`tern bench verify`), for CPU figures.
 # Every process is started here on 127.0.0.1 and stopped by its pid; the work folder is removed.
-# Usage: scripts/cluster-bench.sh [events]   (default 20000)
+# Usage: scripts/cluster-bench.sh [events]   (default 20000; RATES="100 200": the paced fanouts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${1:-20000}
+RATES=${RATES:-100 200}  # the paced fanout runs, events per second
 TERN=${TERN:-$(swift build -c release --traits Postgres --show-bin-path)/tern}
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d /tmp/tern-cluster-bench-XXXX)
@@ -84,11 +85,22 @@ ia=$!
 wait "$ia"
 echo "node A:"; cat "$work/ingest-a"
 echo "node B:"; cat "$work/ingest-b"
-echo "# fanout on one node: publishers and 200 subscribers on A"
+echo "# fanout on one node, as fast as A answers: publishers and 200 subscribers on A"
 "$TERN" bench fanout --subscribers 200 --events 400 --connections 1 --window 8 --seed 24 --url "$a_url" --pid "$a_pid"
-echo "# fanout across nodes: publishers on A, 200 subscribers on B"
+echo "# fanout across nodes, as fast as A answers: publishers on A, 200 subscribers on B"
 "$TERN" bench fanout --subscribers 200 --events 400 --connections 1 --window 8 --seed 23 \
     --url "$a_url" --subscribe-url "$b_url" --pid "$a_pid"
+# Unpaced, a publisher on A is not held back by B's deliveries (on one node its OKs wait for
+# them), so B falls behind whenever it delivers slower than A commits and the figure measures
+# that queue. Paced at the same rate, the two compare the paths alone.
+for rate in $RATES; do
+    echo "# fanout on one node at $rate events/s for 10 s: publishers and 200 subscribers on A"
+    "$TERN" bench fanout --subscribers 200 --events $((rate * 10)) --rate "$rate" --connections 1 --window 8 \
+        --seed "3$rate" --url "$a_url" --pid "$a_pid"
+    echo "# fanout across nodes at $rate events/s for 10 s: publishers on A, 200 subscribers on B"
+    "$TERN" bench fanout --subscribers 200 --events $((rate * 10)) --rate "$rate" --connections 1 --window 8 \
+        --seed "4$rate" --url "$a_url" --subscribe-url "$b_url" --pid "$a_pid"
+done
 
 echo "### query plans of the common shapes (docs/SCALING.md)"
 psql -h 127.0.0.1 -p "$pg_port" -U tern -d postgres -X -q -v schema=two -f scripts/explain.sql 2>&1 |

@@ -25,6 +25,9 @@ public struct BenchOptions: Sendable {
     public var seed: UInt64?
     /// The relay's process id, to sample its CPU time and memory from /proc.
     public var relayPID: Int32?
+    /// A block device (`vda`, `sda`, `mmcblk0`) whose writes are counted around the run (the
+    /// relay's data on this machine): disk bytes written per accepted event.
+    public var disk: String?
     /// fairness: the heavy REQ's filter, as JSON, or a preset: `feed` (every author's kind-1
     /// notes, limit 500: a home feed of many follows) or `sparse` (rare kind, common hashtags).
     public var heavyFilter = "feed"

@@ -50,13 +50,14 @@ public final class BenchRunner {
     func ingest(_ events: [PreparedEvent], into report: inout BenchReport) throws {
         let connections = try open(options.connections)
         defer { connections.forEach { $0.close() } }
-        let meter = Meter(pid: options.relayPID)
+        let meter = Meter(pid: options.relayPID, disk: options.disk)
         let drivers = ingestDrivers(events, connections, sendTimes: nil)
         drivers.forEach { $0.start() }
         try waitAll(drivers.map(\.done.futureResult), seconds: 600, what: "ingest")
         let elapsed = meter.elapsed
         addIngest(drivers, elapsed: elapsed, to: &report)
         meter.report(into: &report, events: events.count, threads: options.threads)
+        meter.reportDisk(into: &report, accepted: drivers.reduce(0) { $0 + $1.accepted })
     }
 
     func query(_ events: [PreparedEvent], into report: inout BenchReport) throws {
@@ -83,7 +84,7 @@ public final class BenchRunner {
         defer { subscribers.forEach { $0.1.close() } }
         let publishers = try open(options.connections)
         defer { publishers.forEach { $0.close() } }
-        let meter = Meter(pid: options.relayPID)
+        let meter = Meter(pid: options.relayPID, disk: options.disk)
         let sendTimes = SendTimes(count: events.count)
         let drivers = ingestDrivers(events, publishers, sendTimes: sendTimes)
         drivers.forEach { $0.start() }
@@ -96,6 +97,7 @@ public final class BenchRunner {
         addIngest(drivers, elapsed: elapsed, to: &report)
         addDeliveries(subscribers.map(\.0), accepted: accepted, sendTimes: sendTimes, elapsed: elapsed, to: &report)
         meter.report(into: &report, events: events.count, threads: options.threads)
+        meter.reportDisk(into: &report, accepted: accepted)
     }
 
     func mixed(_ events: [PreparedEvent], into report: inout BenchReport) throws {
@@ -309,10 +311,22 @@ struct Meter {
     let ownCPU = ownCPUSeconds()
     let pid: Int32?
     let relayStart: ProcessSample?
+    let disk: String?
+    let diskStart: UInt64?
 
-    init(pid: Int32?) {
+    init(pid: Int32?, disk: String? = nil) {
+        self.disk = disk
+        diskStart = disk.flatMap(DiskWrites.synced)
         self.pid = pid
         relayStart = pid.flatMap(ProcessSample.read)
+    }
+
+    /// The disk's bytes written during the run, per accepted event (ingest, fanout, mixed).
+    func reportDisk(into report: inout BenchReport, accepted: Int) {
+        guard let disk, let a = diskStart, let b = DiskWrites.synced(device: disk) else { return }
+        report.add("disk_device", .text(disk))
+        report.add("disk_bytes_written", .int(Int(b &- a)))
+        if accepted > 0 { report.add("disk_bytes_per_accepted_event", .int(Int(b &- a) / accepted)) }
     }
 
     var elapsed: Double { Double(nowNanos() - start) / 1e9 }

@@ -79,3 +79,24 @@ public struct ProcessSample: Sendable {
         LocalFile.read(path).map { String(decoding: $0, as: UTF8.self) }
     }
 }
+
+/// Sectors the kernel wrote to a block device, from `/sys/block/DEV/stat` (its seventh field,
+/// in 512-byte units whatever the device's own sector size), after a `sync` so that what the
+/// relay left in the page cache is counted.
+public enum DiskWrites {
+    /// Bytes written to `device` so far (since boot), or nil when there is no such device.
+    public static func bytes(device: String) -> UInt64? {
+        guard device.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), !device.isEmpty,
+            let text = ProcessSample.readText("/sys/block/\(device)/stat")
+        else { return nil }
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count > 6, let sectors = UInt64(fields[6]) else { return nil }
+        return sectors * 512
+    }
+
+    /// `sync`, then `bytes(device:)`.
+    public static func synced(device: String) -> UInt64? {
+        sync()
+        return bytes(device: device)
+    }
+}

@@ -16,7 +16,8 @@ struct Bench: ParsableCommand {
             mixed:  subscribers, publishing and queries at the same time.
             fairness: store --events, time a one-id REQ alone, the --heavy REQ alone, then the one-id
                     REQ while --connections connections repeat the heavy one (--duration s).
-            With --pid, the relay's CPU time and memory are read from /proc (same machine only).
+            With --pid, the relay's CPU time and memory are read from /proc (same machine only); with
+            --disk DEV, the bytes the kernel wrote to that device (after sync) per accepted event.
             """
     )
 
@@ -68,6 +69,12 @@ struct Bench: ParsableCommand {
     @Option(help: "The relay's process id, to report its CPU time and memory")
     var pid: Int32?
 
+    @Option(
+        help:
+            "ingest, fanout: a block device on this machine (vda, sda, mmcblk0) whose writes to count, per accepted event"
+    )
+    var disk: String?
+
     @Option(help: "Seed for the generated keys (default: random, so runs do not collide)")
     var seed: UInt64?
 
@@ -117,6 +124,12 @@ struct Bench: ParsableCommand {
         options.authors = authors
         options.threads = threads
         options.relayPID = pid
+        if let disk {
+            guard DiskWrites.bytes(device: disk) != nil else {
+                throw ValidationError("--disk: no block device \(disk) in /sys/block")
+            }
+            options.disk = disk
+        }
         options.seed = seed
         options.heavyFilter = heavy
         options.prefilled = prefilled

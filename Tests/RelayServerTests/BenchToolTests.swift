@@ -52,6 +52,36 @@ final class BenchToolTests: XCTestCase {
         XCTAssertTrue(all)
     }
 
+    /// The block device that holds `path`: /sys/dev/block/MAJOR:MINOR names it (a partition's
+    /// link ends in its disk's folder, then its own).
+    func blockDevice(of path: String) throws -> String {
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        let dev = UInt64(info.st_dev)  // glibc's encoding of major and minor (its `major`, `minor`)
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)
+        let minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
+        let link = "/sys/dev/block/\(major):\(minor)"
+        let target = try FileManager.default.destinationOfSymbolicLink(atPath: link)
+        let parts = target.split(separator: "/")
+        let i = try XCTUnwrap(parts.firstIndex(of: "block"), target)
+        return String(parts[i + 1])
+    }
+
+    func testIngestCountsTheDiskBytesItsEventsCost() throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        var measured = options(.ingest, relay)
+        measured.disk = try blockDevice(of: relay.path)
+        let report = try BenchRunner(options: measured, log: { _ in }).run()
+        let written = try XCTUnwrap(int(report, "disk_bytes_written"), "no disk figure")
+        XCTAssertGreaterThan(written, 0, "the store's commits are synced to that disk")
+        XCTAssertEqual(
+            int(report, "disk_bytes_per_accepted_event"), written / max(1, int(report, "events_accepted") ?? 0))
+        for hostile in ["", "../../etc", "vda/../sda", "no-such-disk", "/sys", "."] {
+            XCTAssertNil(DiskWrites.bytes(device: hostile), hostile)
+        }
+    }
+
     func testAPacedFanoutSendsEveryEventAndSaysItsRate() throws {
         let relay = try TestRelay()
         defer { relay.stop() }

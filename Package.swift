@@ -24,6 +24,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // zlib's CRC-32, for the event log's record checksums.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1", providers: [.apt(["libsecp256k1-dev"])]),
         // SHA-256 (event ids, NIP-98 payload hashes) from OpenSSL's libcrypto: swift-crypto's
         // `Crypto` imports Foundation, which with ICU made up most of the static binary.
@@ -49,7 +51,7 @@ let package = Package(
         .target(
             name: "NostrStore",
             dependencies: [
-                "NostrCore", "EventStorage", "CLMDB",
+                "NostrCore", "EventStorage", "CLMDB", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -141,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzRelayInput",
             dependencies: [
-                "NostrCore", "NostrTools", "RelayCore", "RelayServer", "NostrReference", "RelayClient",
+                "NostrCore", "NostrTools", "RelayCore", "RelayServer", "NostrReference", "RelayClient", "NostrStore",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

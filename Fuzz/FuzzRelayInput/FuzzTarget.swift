@@ -16,12 +16,14 @@ enum FuzzTarget {
         ]
     }()
 
-    /// Every input goes three ways: as a client message, as the choices of the structured
-    /// filter-matching target, and as the relay's side inputs (JSON, base64, NIP-98).
+    /// Every input goes four ways: as a client message, as the choices of the structured
+    /// filter-matching target, as the relay's side inputs (JSON, base64, NIP-98), and as a
+    /// segment of the event log.
     static func run(_ bytes: UnsafeBufferPointer<UInt8>) {
         parse(bytes)
         MatchingTarget.run(bytes)
         SideInputTarget.run(bytes)
+        LogTarget.run(bytes)
     }
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) {

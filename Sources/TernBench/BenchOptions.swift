@@ -6,7 +6,14 @@ public struct BenchOptions: Sendable {
         case ingest, query, fanout, mixed, fairness
     }
 
+    /// What query and mixed ask: `realistic` (what clients' screens ask, by weight: see
+    /// `QueryDriver.realisticFilters`) or `simple` (limit-50 REQs by author, kind, tag and ids).
+    public enum QueryMix: String, Sendable, CaseIterable {
+        case realistic, simple
+    }
+
     public var scenario: Scenario
+    public var mix = QueryMix.realistic
     public var address: RelayAddress
     /// Where fanout's and mixed's subscribers connect (another node on the same store: the
     /// delivery latency across nodes); `address` when nil.

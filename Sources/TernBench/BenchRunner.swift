@@ -70,13 +70,23 @@ public final class BenchRunner {
             try waitAll(loaders.map(\.done.futureResult), seconds: 600, what: "prefill")
             report.add("stored_events", .int(loaders.reduce(0) { $0 + $1.accepted }))
         }
-        log("querying for \(options.duration) s…")
+        // The unit for the relay's CPU per query, measured here before the load (with --pid).
+        let verify = options.relayPID.map { _ in VerifyCost.measure(count: 1000) }
+        log("querying for \(options.duration) s (\(options.mix.rawValue) mix)…")
         let meter = Meter(pid: options.relayPID)
         let drivers = queryDrivers(events, connections, deadline: nowNanos() + UInt64(options.duration * 1e9))
         drivers.forEach { $0.start() }
         try waitAll(drivers.map(\.done.futureResult), seconds: options.duration + 60, what: "queries")
+        report.add("query_mix", .text(options.mix.rawValue))
         addQueries(drivers, elapsed: meter.elapsed, to: &report)
         meter.report(into: &report, events: nil, threads: options.threads)
+        let queries = drivers.reduce(0) { $0 + $1.latencies.samples.count }
+        if let verify, queries > 0, let cpu = meter.relayCPUSeconds() {
+            let perQuery = cpu * 1e6 / Double(queries)
+            report.add("relay_cpu_us_per_query", .number((perQuery * 10).rounded() / 10))
+            report.add("schnorr_verify_us", .number((verify * 100).rounded() / 100))
+            report.add("relay_cpu_per_query_in_verifications", .number((perQuery / verify * 100).rounded() / 100))
+        }
     }
 
     func fanout(_ events: [PreparedEvent], into report: inout BenchReport) throws {
@@ -216,7 +226,7 @@ public final class BenchRunner {
     }
 
     func queryDrivers(_ events: [PreparedEvent], _ connections: [RelayConnection], deadline: UInt64) -> [QueryDriver] {
-        let filters = QueryDriver.filters(events: events, authors: factory.authorKeys, runTag: runTag)
+        let filters = QueryDriver.filters(mix: options.mix, events: events, authors: factory.authorKeys, runTag: runTag)
         return connections.enumerated().map { i, c in
             QueryDriver(connection: c, window: options.window, deadline: deadline, filters: filters, offset: i * 37)
         }
@@ -319,6 +329,12 @@ struct Meter {
         diskStart = disk.flatMap(DiskWrites.synced)
         self.pid = pid
         relayStart = pid.flatMap(ProcessSample.read)
+    }
+
+    /// The relay's CPU seconds since the start (with a pid).
+    func relayCPUSeconds() -> Double? {
+        guard let pid, let a = relayStart, let b = ProcessSample.read(pid: pid) else { return nil }
+        return b.cpuSeconds - a.cpuSeconds
     }
 
     /// The disk's bytes written during the run, per accepted event (ingest, fanout, mixed).

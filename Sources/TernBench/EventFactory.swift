@@ -8,6 +8,12 @@ struct PreparedEvent: Sendable {
     let author: Int
     let kind: UInt16
     let topic: String
+    let createdAt: Int64
+    /// What the realistic query mix asks for: a reaction's `e` value, a note's `p` mention, an
+    /// article's `d` value.
+    var e: String? = nil
+    var p: String? = nil
+    var d: String? = nil
     let message: [UInt8]
 }
 
@@ -62,6 +68,7 @@ struct EventFactory: Sendable {
         let roll = rng.next() % 100
         let kind: UInt16
         var content: String
+        var (e, p, d): (String?, String?, String?) = (nil, nil, nil)
         switch roll {
         case 0..<5:
             kind = 0
@@ -74,11 +81,14 @@ struct EventFactory: Sendable {
         case 8..<13:
             kind = 7
             content = "+"
-            tags.append(["e", Bytes32(w0: rng.next(), w1: rng.next(), w2: rng.next(), w3: rng.next()).hex])
+            // Reactions go to a few notes each (64 targets), as popular notes gather many.
+            e = Bytes32(w0: rng.next() % 64, w1: 7, w2: 7, w3: 7).hex
+            tags.append(["e", e!])
             tags.append(["p", signers[Int(rng.next() % UInt64(signers.count))].publicKey.hex])
         case 13..<18:
             kind = 30023
-            tags.append(["d", "article-\(rng.next() % 8)"])
+            d = "article-\(rng.next() % 8)"
+            tags.append(["d", d!])
             tags.append(["title", "A long-form post"])
             content = String(repeating: Self.phrases[Int(rng.next() % UInt64(Self.phrases.count))] + " ", count: 8)
         default:
@@ -91,7 +101,8 @@ struct EventFactory: Sendable {
                 tags.append([
                     "e", Bytes32(w0: rng.next(), w1: rng.next(), w2: rng.next(), w3: rng.next()).hex, "", "reply",
                 ])
-                tags.append(["p", signers[Int(rng.next() % UInt64(signers.count))].publicKey.hex])
+                p = signers[Int(rng.next() % UInt64(signers.count))].publicKey.hex
+                tags.append(["p", p!])
             }
         }
         content += " #\(i) \(runTag)"
@@ -99,7 +110,9 @@ struct EventFactory: Sendable {
         var message = Array(#"["EVENT","#.utf8)
         event.appendJSON(to: &message)
         message.append(UInt8(ascii: "]"))
-        return PreparedEvent(id: event.id, author: author, kind: kind, topic: topic, message: message)
+        return PreparedEvent(
+            id: event.id, author: author, kind: kind, topic: topic, createdAt: createdAt, e: e, p: p, d: d,
+            message: message)
     }
 }
 

@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure a relay (tern or any other) with pre-signed, pipelined load.",
         discussion: """
             ingest: publish --events over --connections, --window EVENTs in flight on each; OK latency.
-            query:  store --events, then limit-50 REQs by author, kind, tag and ids for --duration s; time to EOSE.
+            query:  store --events, then the --mix of REQs for --duration s; time to EOSE (with --pid, CPU per query).
             fanout: --subscribers live subscriptions, then publish --events; delivery latency and completeness.
             mixed:  subscribers, publishing and queries at the same time.
             fairness: store --events, time a one-id REQ alone, the --heavy REQ alone, then the one-id
@@ -59,6 +59,12 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Load generator threads")
     var threads: Int = 2
+
+    @Option(
+        help:
+            "query, mixed: realistic (what clients ask, by weight: profiles' notes, the global feed, hashtags, ids, profiles, contact lists, a time window, reactions, mentions, articles) or simple (limit-50 REQs by author, kind, tag, ids)"
+    )
+    var mix: String = "realistic"
 
     @Option(help: "fairness: the heavy REQ's filter (JSON), or feed or sparse")
     var heavy: String = "feed"
@@ -108,7 +114,11 @@ struct Bench: ParsableCommand {
             throw ValidationError("counts and durations must be positive")
         }
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number") }
+        guard let queryMix = BenchOptions.QueryMix(rawValue: mix) else {
+            throw ValidationError("--mix must be realistic or simple")
+        }
         var options = BenchOptions(scenario: kind, address: address)
+        options.mix = queryMix
         if let subscribeURL {
             guard let other = RelayAddress(subscribeURL) else {
                 throw ValidationError("--subscribe-url must look like ws://HOST:PORT")

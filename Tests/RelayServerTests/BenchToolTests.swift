@@ -99,9 +99,21 @@ final class BenchToolTests: XCTestCase {
         let relay = try TestRelay()
         defer { relay.stop() }
         let q = try BenchRunner(options: options(.query, relay), log: { _ in }).run()
+        guard case .text(let mix)? = value(q, "query_mix") else { return XCTFail("no mix") }
+        XCTAssertEqual(mix, "realistic", "the realistic mix is the default")
+        guard case .number(let inVerifications)? = value(q, "relay_cpu_per_query_in_verifications") else {
+            return XCTFail("with a pid, the CPU per query is stated in verifications of the same run")
+        }
+        XCTAssertGreaterThan(inVerifications, 0)
         XCTAssertGreaterThan(int(q, "queries") ?? 0, 10)
         XCTAssertGreaterThan(int(q, "query_events_received") ?? 0, 0)
         XCTAssertEqual(int(q, "queries_closed_by_relay"), 0)
+        var simple = options(.query, relay)
+        simple.mix = .simple
+        simple.prefilled = true
+        simple.relayPID = nil
+        let s = try BenchRunner(options: simple, log: { _ in }).run()
+        XCTAssertGreaterThan(int(s, "query_events_received") ?? 0, 0, "the simple mix still finds events")
         let m = try BenchRunner(options: options(.mixed, relay), log: { _ in }).run()
         XCTAssertGreaterThan(int(m, "queries") ?? 0, 0)
         XCTAssertEqual(int(m, "events_sent"), 300)

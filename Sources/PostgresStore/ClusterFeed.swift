@@ -33,6 +33,8 @@
         /// only through queries, not live).
         static let retentionSeconds = 600
         static let batchSize = 1000
+        /// Notifications held for the follower at most; past that, it reads the feed instead.
+        static let notesHeld = 10_000
 
         init(store: PostgresStore) {
             self.store = store
@@ -90,7 +92,14 @@
                         let context = connection.addListener(channel: channel) { _, message in
                             let note = Note(message.payload, sender: message.backendPID)
                             notes.withLockedValue {
-                                if let note { $0.notes.append(note) } else { $0.mustRead = true }
+                                if let note, $0.notes.count < Self.notesHeld {
+                                    $0.notes.append(note)
+                                } else {
+                                    // Garbled, or more than a stalled follower should hold: a
+                                    // read covers them all.
+                                    $0.notes.removeAll()
+                                    $0.mustRead = true
+                                }
                             }
                             wake.signal()
                         }

@@ -85,13 +85,8 @@
 
         /// The statement's rows, with the connection in a transaction: `BEGIN`, `body`, `COMMIT`
         /// (`ROLLBACK` when `body` throws).
-        /// `first`: a statement sent together with `BEGIN` (a lock the body needs first).
-        func transaction<R>(first: (String, PostgresBindings)? = nil, _ body: () throws -> R) throws(PGFailure) -> R {
-            if let first {
-                try queries([("BEGIN", PostgresBindings()), first])
-            } else {
-                try query("BEGIN")
-            }
+        func transaction<R>(_ body: () throws -> R) throws(PGFailure) -> R {
+            try query("BEGIN")
             do {
                 let result = try body()
                 try query("COMMIT")

@@ -53,6 +53,7 @@ let package = Package(
             dependencies: [
                 "NostrCore", "EventStorage", "CLMDB", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The PostgreSQL backend: its sources are empty unless the `Postgres` trait is enabled.

@@ -10,6 +10,11 @@ public protocol EventStorage: AnyObject, Sendable {
     /// must not fail the others. Writer thread only.
     func commit(_ writes: [Write], outcomes: inout [WriteOutcome], sequences: inout [UInt64])
 
+    /// Housekeeping between batches and when idle (at least once a second): a store that holds
+    /// writes before moving them elsewhere (LMDB's log tail) starts that move when due. Writer
+    /// thread only.
+    func maintain()
+
     /// Removes up to `max` events whose NIP-40 expiration is at or before `now`; returns how
     /// many. Writer thread only.
     func sweepExpired(now: Int64, max: Int) throws -> Int
@@ -62,6 +67,7 @@ public protocol EventStorage: AnyObject, Sendable {
 
 extension EventStorage {
     public var sharedFeed: (any SharedFeed)? { nil }
+    public func maintain() {}
 }
 
 /// Events that other relay processes on the same store commit or broadcast: the relay delivers

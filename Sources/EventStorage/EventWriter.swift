@@ -145,6 +145,7 @@ public final class EventWriter: @unchecked Sendable {
                 start = end
             }
             batch.removeAll(keepingCapacity: true)
+            storage.maintain()
             let now = clock()
             if now - lastSweep >= sweepInterval {
                 lastSweep = now

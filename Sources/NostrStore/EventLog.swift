@@ -20,15 +20,18 @@ public final class EventLog {
     private var fd: Int32
     private var size: Int
 
-    /// Opens the log in `directory` (made if missing). `repaired` hears of a torn tail cut off.
-    public init(directory: String, segmentLimit: Int = 64 << 20, repaired: (String) -> Void = { _ in }) throws {
+    /// Opens the log in `directory` (made if missing); an empty log numbers its records from
+    /// `first`. `repaired` hears of a torn tail cut off.
+    public init(
+        directory: String, first: UInt64 = 1, segmentLimit: Int = 64 << 20, repaired: (String) -> Void = { _ in }
+    ) throws {
         self.directory = directory
         self.segmentLimit = segmentLimit
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw LogError("cannot make \(directory)", errno) }
         let segments = try Self.segments(in: directory)
         guard let last = segments.last else {
-            (segmentFirst, next, fd, size) = (1, 1, -1, 0)
-            try startSegment(first: 1)
+            (segmentFirst, next, fd, size) = (first, first, -1, 0)
+            try startSegment(first: first)
             return
         }
         let path = Self.path(directory, last)
@@ -110,14 +113,26 @@ public final class EventLog {
     /// Removes the segments whose records all come before `number` (a checkpoint holds them).
     /// The open segment stays.
     public func removeSegments(before number: UInt64) throws {
-        let segments = try Self.segments(in: directory)
-        for (i, first) in segments.enumerated() where first != segmentFirst {
-            let end = i + 1 < segments.count ? segments[i + 1] : next
-            guard end <= number else { break }
-            let path = Self.path(directory, first)
+        try Self.removeSegments(in: directory, before: number)
+    }
+
+    /// Removes the segments of the log in `directory` whose records all come before `number`,
+    /// never the last one (the writer's open segment); calls `each` before each removal. Safe
+    /// beside the log's writer: a segment is only removed once a later one exists, and the
+    /// later one's first number says where the earlier one's records end.
+    public static func removeSegments(
+        in directory: String, before number: UInt64, each: () throws -> Void = {}
+    ) throws {
+        let segments = try segments(in: directory)
+        var removed = false
+        for (i, first) in segments.enumerated() where i + 1 < segments.count {
+            guard segments[i + 1] <= number else { break }
+            try each()
+            let path = path(directory, first)
             guard unlink(path) == 0 || errno == ENOENT else { throw LogError("cannot remove \(path)", errno) }
+            removed = true
         }
-        try Self.syncDirectory(directory)
+        if removed { try syncDirectory(directory) }
     }
 
     /// Closes the current segment and starts one whose first record will be `first`.
@@ -190,8 +205,11 @@ public final class EventLog {
 /// A log operation that failed, with the system's reason.
 public struct LogError: Error, CustomStringConvertible {
     public let description: String
+    /// The system's error number (0 when the log's own check failed).
+    public let code: Int32
 
     init(_ what: String, _ code: Int32) {
+        self.code = code
         description = code == 0 ? what : "\(what): \(String(cString: strerror(code)))"
     }
 }

@@ -159,6 +159,9 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     let mode: Mode
     let sequence: UInt64
     private var txn: LMDBTransaction?
+    /// The log's tail beside the snapshot (nil when there is none): its matches join each
+    /// filter's, and what it removed is left out of LMDB's.
+    private let tail: TailSnapshot?
     private(set) var results: [StoredEvent] = []
     private(set) var counted = 0
     private(set) var items: [SyncItem] = []
@@ -196,6 +199,8 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         /// of the last created_at is finished so the sort can pick by id.
         var boundary: UInt64?
         var budget: Int
+        /// The walk is an index walk, bounded by the scan budget (not a list of ids).
+        var budgeted: Bool { !prefixes.isEmpty }
         /// An event can sit under several prefixes of the tag index (two of the wanted values):
         /// there it is counted once. Under any other index each event has one key.
         let dedupe: Bool
@@ -213,9 +218,24 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         self.now = now
         self.scope = scope
         self.mode = mode
+        // The tail's views first, then the snapshot: a checkpoint between the two is then seen
+        // by the snapshot, and `tailSnapshot` leaves out the layers it holds.
+        let views = store.tail?.views()
         let txn = try store.env.begin(readOnly: true)
         self.txn = txn
-        sequence = txn.id
+        if let views {
+            do {
+                let (snapshot, sequence) = try store.tailSnapshot(views, txn)
+                tail = snapshot.isEmpty ? nil : snapshot
+                self.sequence = sequence
+            } catch {
+                txn.abort()
+                throw error
+            }
+        } else {
+            tail = nil
+            sequence = txn.id
+        }
     }
 
     deinit { cancel() }
@@ -243,7 +263,7 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                 try startFilter(filters[filterIndex], txn)
             }
             if try step(&steps, txn) {
-                finishFilter()
+                try finishFilter()
                 filterIndex += 1
             }
         }
@@ -295,7 +315,8 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                 let found1 = try store.withJSON(
                     txn, serial: serial,
                     { json -> (StoredEvent, Int)? in
-                        guard let event = Event.decode(json: json), filter.matches(fields: event), scope.admits(event)
+                        guard let event = Event.decode(json: json), filter.matches(fields: event), scope.admits(event),
+                            tail?.isRemoved(event.id) != true
                         else { return nil }
                         if let expiration = event.expiration, expiration <= now { return nil }
                         guard let score = SearchText.match(content: event.content, query: filter.searchTokens) else {
@@ -310,17 +331,21 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
             guard
                 let event = try store.candidate(
                     txn, serial, filter, now: now, scope: scope,
-                    { head, json in StoredEvent(id: head.id, createdAt: head.createdAt, json: Array(json)) })
+                    { head, json -> StoredEvent? in
+                        if let tail, tail.isRemoved(head.id) { return nil }
+                        return StoredEvent(id: head.id, createdAt: head.createdAt, json: Array(json))
+                    }) ?? nil
             else { return false }
             found.append(event)
         case .count, .items:
             guard
                 let event = try store.candidate(
                     txn, serial, filter, now: now, scope: scope,
-                    { head, _ in
+                    { head, _ -> StoredEvent? in
+                        if let tail, tail.isRemoved(head.id) { return nil }
                         hll?.add(head.pubkey)  // a max per register: an event counted twice adds nothing
                         return StoredEvent(id: head.id, createdAt: head.createdAt, json: [])
-                    })
+                    }) ?? nil
             else { return false }
             found.append(event)
             if mode == .items && found.count > maxItems { throw ItemsOverflow() }
@@ -412,10 +437,44 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         s.cutoff = IndexKeys.inverted(s.found[s.limit - 1].createdAt)
     }
 
-    private func finishFilter() {
+    /// The tail's events that pass the current filter join what LMDB gave it (the sort and the
+    /// limit below then treat them alike).
+    private func addTailMatches(_ s: inout FilterScan) throws {
+        guard let tail, s.limit > 0 else { return }
+        try tail.forEachStored { stored in
+            let event = stored.event
+            guard s.filter.matches(fields: event), scope.admits(event) else { return }
+            if let expiration = event.expiration, expiration <= now { return }
+            // As LMDB's walk does, a filter's matches count against its scan budget.
+            if s.budgeted {
+                guard s.budget > 0 else {
+                    budgetExhausted = true
+                    return
+                }
+                s.budget -= 1
+            }
+            if !s.filter.searchTokens.isEmpty && SearchText.unindexedKinds.contains(event.kind) { return }
+            if searchLimit != nil {
+                guard let score = SearchText.match(content: event.content, query: s.filter.searchTokens) else { return }
+                searchScores[event.id] = score
+            } else if !s.filter.searchTokens.isEmpty {
+                guard s.filter.matchesSearch(content: event.content) else { return }
+            }
+            switch mode {
+            case .events: s.found.append(StoredEvent(event: event, json: stored.write.json))
+            case .count, .items:
+                hll?.add(event.pubkey)
+                s.found.append(StoredEvent(id: event.id, createdAt: event.createdAt, json: []))
+                if mode == .items && s.found.count > maxItems { throw ItemsOverflow() }
+            }
+        }
+    }
+
+    private func finishFilter() throws {
         guard var s = scan else { return }
         scan = nil
         s.cursor?.close()
+        try addTailMatches(&s)
         if let searchLimit {
             rank(&s.found, s.filter, limit: searchLimit)
         } else if s.found.count > s.limit || (s.found.count > 1 && mode == .events) {

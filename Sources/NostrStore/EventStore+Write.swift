@@ -7,9 +7,10 @@ extension EventStore {
     /// One LMDB transaction for the whole batch; if it fails, each write is retried alone so that
     /// one bad write cannot fail the others. The commit sequence is the transaction's id.
     public func commit(_ writes: [Write], outcomes: inout [WriteOutcome], sequences: inout [UInt64]) {
+        if let tail { return commitLogged(tail, writes, outcomes: &outcomes, sequences: &sequences) }
         let firstSerial = nextSerial
         do {
-            let sequence = try env.write { txn -> UInt64 in
+            let sequence = try lmdbWrite { txn -> UInt64 in
                 try refreshWriterState(txn)
                 let t = LMDBWriteTransaction(store: self, txn: txn)
                 for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
@@ -33,7 +34,7 @@ extension EventStore {
     private func commitAlone(_ write: Write) -> (WriteOutcome, UInt64) {
         let firstSerial = nextSerial
         do {
-            return try env.write { txn in
+            return try lmdbWrite { txn in
                 try refreshWriterState(txn)
                 let outcome = try WriteRules.apply(write, in: LMDBWriteTransaction(store: self, txn: txn))
                 try indexBatch.flush(into: txn)
@@ -67,7 +68,11 @@ extension EventStore {
 
     /// NIP-40: removes up to `max` events whose expiration is at or before `now`.
     public func sweepExpired(now: Int64, max: Int) throws -> Int {
-        try env.write { txn in
+        // Expired events of the tail go into LMDB first, to be swept from there.
+        if let tail, tail.holdsExpired(now: now), let problem = tail.flush() {
+            throw LogError("cannot checkpoint the log: \(problem)", 0)
+        }
+        return try lmdbWrite { txn in
             var due: [[UInt8]] = []
             try txn.scan(dbs.expiration, from: []) { key, _ in
                 guard key.count == 16, due.count < max else { return false }
@@ -91,7 +96,9 @@ extension EventStore {
 
 extension EventStore {
     public func remove(ids: [Bytes32]) throws -> Int {
-        try env.write { txn in
+        // The tail goes into LMDB first, so that what is removed is all in one place.
+        if let problem = tail?.flush() { throw LogError("cannot checkpoint the log: \(problem)", 0) }
+        return try lmdbWrite { txn in
             let t = LMDBWriteTransaction(store: self, txn: txn)
             var removed = 0
             for id in ids {
@@ -111,7 +118,7 @@ extension EventStore {
     }
 
     public func setSetting(_ key: String, _ value: [UInt8]) throws {
-        try env.write { txn in try txn.put(dbs.meta, Self.settingKey(key), value) }
+        try lmdbWrite { txn in try txn.put(dbs.meta, Self.settingKey(key), value) }
     }
 }
 
@@ -129,19 +136,11 @@ struct LMDBWriteTransaction: StorageTransaction {
         store.indexBatch.reset()
     }
 
-    func contains(id: Bytes32) throws -> Bool { try txn.contains(dbs.ids, id) }
+    var reads: LMDBReads { LMDBReads(store: store, txn: txn) }
 
-    func event(id: Bytes32) throws -> Event? {
-        guard let serial = try store.serial(txn, id: id) else { return nil }
-        return try store.load(txn, serial: serial)
-    }
-
-    func current(_ address: Address) throws -> Event? {
-        guard let id = try txn.getBytes(dbs.address, IndexKeys.address(address)).flatMap(Bytes32.init) else {
-            return nil
-        }
-        return try event(id: id)
-    }
+    func contains(id: Bytes32) throws -> Bool { try reads.contains(id: id) }
+    func event(id: Bytes32) throws -> Event? { try reads.event(id: id) }
+    func current(_ address: Address) throws -> Event? { try reads.current(address) }
 
     func insert(_ write: Write) throws {
         let event = write.event
@@ -188,34 +187,21 @@ struct LMDBWriteTransaction: StorageTransaction {
     }
 
     func isTombstoned(id: Bytes32, by pubkey: Bytes32) throws -> Bool {
-        // Asked for every write: the key is built in the writer's scratch buffer, not allocated.
-        store.scratch.removeAll(keepingCapacity: true)
-        IndexKeys.append(id, to: &store.scratch)
-        IndexKeys.append(pubkey, to: &store.scratch)
-        return try store.scratch.withUnsafeBytes { k in try txn.get(dbs.tombstone, k) { _ in true } ?? false }
+        try reads.isTombstoned(id: id, by: pubkey)
     }
 
     func addTombstone(id: Bytes32, by pubkey: Bytes32) throws {
         try txn.put(dbs.tombstone, IndexKeys.tombstone(id: id, pubkey: pubkey), [])
     }
 
-    func deletedUpTo(_ address: Address) throws -> Int64? {
-        try timestamp(dbs.addressTombstone, IndexKeys.address(address))
-    }
+    func deletedUpTo(_ address: Address) throws -> Int64? { try reads.deletedUpTo(address) }
 
     func setDeletedUpTo(_ address: Address, _ createdAt: Int64) throws {
         try txn.put(dbs.addressTombstone, IndexKeys.address(address), IndexKeys.serial(UInt64(bitPattern: createdAt)))
     }
 
     func vanishedUpTo(_ pubkey: Bytes32) throws -> Int64? {
-        // Asked for every write: skipped while no request to vanish is recorded, else looked up
-        // by the pubkey's bytes, nothing allocated.
-        guard store.anyVanished else { return nil }
-        return try pubkey.withBytes { k in
-            try txn.get(dbs.vanished, k) { v in
-                v.count == 8 ? Int64(bitPattern: IndexKeys.readUInt64(v, at: 0)) : nil
-            } ?? nil
-        }
+        try reads.vanishedUpTo(pubkey, anyVanished: store.anyVanished)
     }
 
     func setVanishedUpTo(_ pubkey: Bytes32, _ createdAt: Int64) throws {
@@ -224,41 +210,14 @@ struct LMDBWriteTransaction: StorageTransaction {
         store.anyVanished = true
     }
 
-    private func timestamp(_ dbi: MDBDatabase, _ key: [UInt8]) throws -> Int64? {
-        try key.withUnsafeBytes { k in
-            try txn.get(dbi, k) { v in v.count == 8 ? Int64(bitPattern: IndexKeys.readUInt64(v, at: 0)) : nil } ?? nil
-        }
-    }
-
     func events(by author: Bytes32, upTo: Int64) throws -> [Event] {
         try store.indexBatch.flush(into: txn)  // the author index must hold this batch's events
-        var prefix = IndexKeys.authorPrefix(author)
-        let start = prefix.count
-        IndexKeys.append(IndexKeys.inverted(upTo), to: &prefix)
-        return try events(in: dbs.author, from: prefix, prefixLength: start)
+        return try reads.events(by: author, upTo: upTo)
     }
 
     func giftWraps(to pubkey: Bytes32) throws -> [Event] {
         try store.indexBatch.flush(into: txn)  // the tag index must hold this batch's events
-        let prefix = IndexKeys.tagPrefix(UInt8(ascii: "p"), pubkey.hex)
-        let value = pubkey.hex
-        return try events(in: dbs.tag, from: prefix, prefixLength: prefix.count).filter { event in
-            event.kind == Kinds.giftWrap
-                && event.tags.contains { $0.count >= 2 && $0.singleLetterName == UInt8(ascii: "p") && $0[1] == value }
-        }
-    }
-
-    /// The events whose index keys in `dbi` start with the first `prefixLength` bytes of `start`,
-    /// from the first key at or after `start`.
-    private func events(in dbi: MDBDatabase, from start: [UInt8], prefixLength: Int) throws -> [Event] {
-        var serials: [UInt64] = []
-        try txn.scan(dbi, from: start) { key, _ in
-            guard key.count == prefixLength + IndexKeys.suffixLength else { return false }
-            for i in 0..<prefixLength where key[i] != start[i] { return false }
-            serials.append(IndexKeys.readUInt64(key, at: prefixLength + 8))
-            return true
-        }
-        return try serials.compactMap { try store.load(txn, serial: $0) }
+        return try reads.giftWraps(to: pubkey)
     }
 }
 

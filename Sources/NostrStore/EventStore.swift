@@ -1,11 +1,14 @@
 import CLMDB
 import EventStorage
 import Logging
+import NIOConcurrencyHelpers
 import NostrCore
 
 /// The embedded event store on LMDB, one backend of `EventStorage`. Reads run in read-only
 /// transactions on the caller's thread (the relay's readers); writes come from the
-/// `EventWriter`'s thread through `commit`, in one write transaction per batch.
+/// `EventWriter`'s thread through `commit`: with `StoreOptions.log`, into the event log and the
+/// in-memory tail, and into LMDB at checkpoints (`EventStore+Log`); without, in one synced
+/// write transaction per batch.
 public final class EventStore: EventStorage, @unchecked Sendable {
     let env: LMDBEnvironment
     let dbs: Databases
@@ -23,6 +26,12 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     /// Whether any request to vanish is recorded: while none is, no write looks one up. Writer
     /// thread only (set at open).
     var anyVanished = false
+    /// The event log and its tail, when writes go through the log.
+    private(set) var tail: LogTail?
+    /// Held around every LMDB write transaction: the state above (`nextSerial`, `scratch`,
+    /// `indexBatch`, `anyVanished`) belongs to whoever holds it (the writer, or the checkpoint
+    /// thread with the log).
+    let writeLock = NIOLock()
     /// The layout version this code reads and writes.
     static let schemaVersion: UInt64 = 3
 
@@ -51,10 +60,16 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         scratch.reserveCapacity(256)
         do {
             try indexForSearchIfNeeded()
+            if let log = options.log { tail = try openLog(log) }
         } catch {
             env.close()
             throw error
         }
+    }
+
+    /// Runs `body` in one LMDB write transaction, holding `writeLock`.
+    func lmdbWrite<R>(_ body: (LMDBTransaction) throws -> R) throws -> R {
+        try writeLock.withLock { try env.write(body) }
     }
 
     /// A store written before the search index (NIP-50) gets it once, at open, in batches of
@@ -113,7 +128,22 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         }
     }
 
-    public func close() { env.close() }
+    /// Puts the tail into LMDB (a clean stop leaves nothing to replay), then closes.
+    public func close() {
+        if let tail {
+            if !tail.crashed, let problem = tail.flush() {
+                logger.error("the last checkpoint failed; the log keeps its writes", metadata: ["error": "\(problem)"])
+            }
+            tail.stop()
+            self.tail = nil
+        }
+        env.close()
+    }
+
+    /// The writer's pause: a tail old enough goes to the checkpoint thread.
+    public func maintain() {
+        tail?.maintain(now: Self.monotonicNanoseconds())
+    }
 
     /// Runs `body` inside a read transaction.
     func read<R>(_ body: (LMDBTransaction) throws -> R) throws -> R {
@@ -122,8 +152,15 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         return try body(txn)
     }
 
+    /// LMDB's events, and the tail's stored and removed ones.
     public var count: Int {
-        (try? read { try $0.count(dbs.events) }) ?? 0
+        let views = tail?.views() ?? []
+        return (try? read { txn in
+            let stored = try txn.count(dbs.events)
+            guard !views.isEmpty else { return stored }
+            let (snapshot, _) = try tailSnapshot(views, txn)
+            return stored + snapshot.layers.reduce(0) { $0 + $1.events.count - $1.removed.count }
+        }) ?? 0
     }
 
     /// The pages in use, in bytes.
@@ -131,7 +168,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         var info = MDB_envinfo()
         var stat = MDB_stat()
         guard mdb_env_info(env.handle, &info) == 0, mdb_env_stat(env.handle, &stat) == 0 else { return 0 }
-        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize) + (tail?.heldBytes ?? 0)
     }
 
     /// A read transaction opens and the events table answers.
@@ -141,7 +178,15 @@ public final class EventStore: EventStorage, @unchecked Sendable {
 
     /// The event with `id`, if stored.
     public func event(id: Bytes32) throws -> StoredEvent? {
-        try read { txn in
+        let views = tail?.views() ?? []
+        return try read { txn in
+            if !views.isEmpty {
+                let (snapshot, _) = try tailSnapshot(views, txn)
+                if snapshot.isRemoved(id) { return nil }
+                var found: StoredEvent?
+                snapshot.forEachStored { if $0.event.id == id { found = StoredEvent(event: $0.event, json: $0.write.json) } }
+                if let found { return found }
+            }
             guard let serial = try serial(txn, id: id) else { return nil }
             return try withJSON(txn, serial: serial) { bytes in
                 Event.decode(json: bytes).map { StoredEvent(event: $0, json: Array(bytes)) }

@@ -21,9 +21,9 @@ struct Backend: Sendable {
 
 enum Backends {
     #if Postgres
-        static let all: [Backend] = [lmdb(), postgres()]
+        static let all: [Backend] = [lmdb(), lmdbLog(), postgres()]
     #else
-        static let all: [Backend] = [lmdb()]
+        static let all: [Backend] = [lmdb(), lmdbLog()]
     #endif
 
     /// The embedded LMDB backend, with a map of `mapSize` bytes.
@@ -31,6 +31,22 @@ enum Backends {
         Backend(name: "lmdb") { path, maxScan in
             try EventStore(
                 path: path, options: StoreOptions(mapSize: mapSize, maxScanPerFilter: maxScan),
+                logger: Logger(label: "test"))
+        }
+    }
+
+    /// LMDB behind the event log, with checkpoints after a few kilobytes (a different amount
+    /// for each store), so that a test's events lie in LMDB, in the frozen layer a checkpoint is
+    /// writing, and in the active tail, and checkpoints fall between any two of its steps.
+    static func lmdbLog(mapSize: Int = 256 << 20) -> Backend {
+        Backend(name: "lmdb+log") { path, maxScan in
+            let checkpointBytes = Int.random(in: 512...16_384)
+            return try EventStore(
+                path: path,
+                options: StoreOptions(
+                    mapSize: mapSize, maxScanPerFilter: maxScan,
+                    log: LogOptions(
+                        checkpointSeconds: 0.05, checkpointBytes: checkpointBytes, maxTailBytes: 4 * checkpointBytes)),
                 logger: Logger(label: "test"))
         }
     }

@@ -1,0 +1,166 @@
+import EventStorage
+import NostrCore
+
+/// The log-backed write path (`StoreOptions.log`): a batch's stored writes go into the event log
+/// with one fdatasync and into the in-memory tail, and are answered; the checkpoint thread puts
+/// the tail into LMDB in one transaction every few seconds or megabytes. Start-up replays what
+/// the log holds past the last checkpoint.
+extension EventStore {
+    /// The meta key of the last log record a checkpoint put into LMDB.
+    static let checkpointKey = Array("log_checkpoint".utf8)
+
+    /// The last log record LMDB holds, as this snapshot sees it.
+    func checkpointed(_ txn: LMDBTransaction) throws -> UInt64 {
+        try txn.getBytes(dbs.meta, Self.checkpointKey).map { b in
+            b.count == 8 ? b.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) } : 0
+        } ?? 0
+    }
+
+    /// Opens the log in `<data>/log`, puts what it holds past the last checkpoint into LMDB (a
+    /// crash's tail), and starts the checkpoint thread.
+    func openLog(_ options: LogOptions) throws -> LogTail {
+        let lockFD = try Self.lockDataDirectory(path)
+        do {
+            let start = try read { try checkpointed($0) }
+            let log = try EventLog(directory: path + "/log", first: start + 1) { [logger] problem in
+                logger.warning("event log repaired", metadata: ["problem": "\(problem)"])
+            }
+            var writes: [Write] = []
+            try log.replay(from: start + 1) { number, payload in
+                guard let batch = LogRecord.decode(payload) else {
+                    throw LogError("log record \(number) does not hold a batch of events", 0)
+                }
+                writes.append(contentsOf: batch)
+            }
+            if log.next - 1 > start {
+                try applyToLMDB(writes, through: log.next - 1, faults: nil)
+                logger.info(
+                    "event log replayed into the store",
+                    metadata: ["records": "\(log.next - 1 - start)", "events": "\(writes.count)"])
+            }
+            try EventLog.removeSegments(in: log.directory, before: log.next)
+            let tail = LogTail(log: log, options: options, checkpointed: log.next - 1, lockFD: lockFD)
+            tail.start(
+                apply: { [unowned self] layer in try checkpoint(layer, faults: options.faults) },
+                failed: { [logger] problem in
+                    logger.error("checkpoint failed; the log keeps its writes", metadata: ["error": "\(problem)"])
+                })
+            return tail
+        } catch {
+            Glibc.close(lockFD)
+            throw error
+        }
+    }
+
+    /// An exclusive lock on `<data>/lock`: one relay writes a data directory's log.
+    private static func lockDataDirectory(_ path: String) throws -> Int32 {
+        let fd = open(path + "/log.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LogError("cannot open \(path)/log.lock", errno) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            if code == EWOULDBLOCK { throw LogError("another tern is serving from \(path)", 0) }
+            throw LogError("cannot lock \(path)/log.lock", code)
+        }
+        return fd
+    }
+
+    /// A checkpoint: the layer's writes into LMDB, then the log segments it makes unneeded.
+    func checkpoint(_ layer: TailLayer, faults: StoreFaults?) throws {
+        guard let tail else { return }
+        try applyToLMDB(layer.events.map(\.write), through: layer.lastSequence, faults: faults)
+        if faults?.crashes(at: .afterCheckpoint) == true {
+            tail.crash()
+            throw SimulatedCrash()
+        }
+        try EventLog.removeSegments(in: tail.log.directory, before: layer.lastSequence + 1) {
+            if faults?.crashes(at: .duringTruncation) == true {
+                tail.crash()
+                throw SimulatedCrash()
+            }
+        }
+    }
+
+    /// Applies `writes` in order by the NIP rules in one synced LMDB transaction, which records
+    /// `through` as the last log record LMDB holds.
+    func applyToLMDB(_ writes: [Write], through: UInt64, faults: StoreFaults?) throws {
+        try lmdbWrite { txn in
+            try refreshWriterState(txn)
+            let t = LMDBWriteTransaction(store: self, txn: txn)
+            for (i, write) in writes.enumerated() {
+                if i == writes.count / 2, faults?.crashes(at: .midCheckpoint) == true {
+                    tail?.crash()
+                    throw SimulatedCrash()
+                }
+                _ = try WriteRules.apply(write, in: t)
+            }
+            try indexBatch.flush(into: txn)
+            try txn.put(dbs.meta, Self.checkpointKey, IndexKeys.serial(through))
+        }
+    }
+
+    /// A batch on the log: the rules read the tail and LMDB; the stored writes go into one log
+    /// record (one write, one fdatasync), then into the tail; only then are they answered.
+    func commitLogged(_ tail: LogTail, _ writes: [Write], outcomes: inout [WriteOutcome], sequences: inout [UInt64]) {
+        func fail(_ why: String) {
+            outcomes.removeAll(keepingCapacity: true)
+            for _ in writes { outcomes.append(.failed(why)) }
+            sequences = Array(repeating: 0, count: writes.count)
+        }
+        guard !tail.crashed else { return fail("storage error: the store stopped") }
+        let now = EventStore.monotonicNanoseconds()
+        if let problem = tail.makeRoom(now: now) { return fail("storage error: \(problem)") }
+        let sequence = tail.log.next
+        let batch = TailLayer(after: sequence - 1)
+        do {
+            try read { txn in
+                let layers = tail.layers(checkpointed: try checkpointed(txn))
+                let t = try TailTransaction(
+                    lmdb: LMDBReads(store: self, txn: txn), tail: layers, batch: batch, sequence: sequence)
+                for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
+            }
+        } catch {
+            return fail("storage error: \(error)")
+        }
+        if !batch.isEmpty {
+            do {
+                try tail.log.append([LogRecord.encode(batch.events)])
+            } catch {
+                let full = (error as? LogError)?.code == ENOSPC || filesystemIsFull
+                let why = full ? "storage is full" : "storage error: \(error)"
+                for i in outcomes.indices where outcomes[i].isStored { outcomes[i] = .failed(why) }
+                for _ in writes { sequences.append(0) }
+                return
+            }
+            if tail.options.faults?.crashes(at: .afterAppend) == true {
+                tail.crash()
+                return fail("storage error: the store stopped")
+            }
+            tail.absorb(batch, now: now)
+        }
+        for _ in writes { sequences.append(batch.lastSequence) }
+    }
+
+    /// The tail as a reader sees it beside its LMDB snapshot `txn`, and the snapshot's sequence;
+    /// the views must have been taken before the snapshot was opened.
+    func tailSnapshot(_ views: [TailView], _ txn: LMDBTransaction) throws -> (TailSnapshot, UInt64) {
+        let checkpointed = try checkpointed(txn)
+        let layers = views.filter { $0.lastSequence > checkpointed }
+        return (TailSnapshot(layers: layers), max(checkpointed, views.first?.lastSequence ?? 0))
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+}
+
+/// A fault point stopped the store (tests).
+struct SimulatedCrash: Error, CustomStringConvertible {
+    var description: String { "simulated crash" }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

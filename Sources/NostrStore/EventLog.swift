@@ -135,6 +135,14 @@ public final class EventLog {
         if removed { try syncDirectory(directory) }
     }
 
+    /// The number of the last whole record of the log in `directory` (0 when it has none); read
+    /// beside the log's writer, a record being appended is not counted.
+    public static func lastRecord(in directory: String) throws -> UInt64 {
+        guard let last = try segments(in: directory).last else { return 0 }
+        let scan = LogFormat.scan(try contents(path(directory, last)))
+        return last + UInt64(scan.payloads.count) - 1
+    }
+
     /// Closes the current segment and starts one whose first record will be `first`.
     private func startSegment(first: UInt64) throws {
         let path = Self.path(directory, first)

@@ -16,13 +16,70 @@ extension EventStore {
         } ?? 0
     }
 
+    /// The meta key where a tool beside a running relay asks it to checkpoint up to a record.
+    static let checkpointRequestKey = Array("log_checkpoint_request".utf8)
+
     /// Opens the log in `<data>/log`, puts what it holds past the last checkpoint into LMDB (a
     /// crash's tail), and starts the checkpoint thread.
     func openLog(_ options: LogOptions) throws -> LogTail {
         let lockFD = try Self.lockDataDirectory(path)
+        guard lockFD >= 0 else { throw LogError("another tern is serving from \(path)", 0) }
+        do {
+            let log = try replayLog(segmentBytes: options.segmentBytes)
+            let tail = LogTail(log: log, options: options, checkpointed: log.next - 1, lockFD: lockFD)
+            tail.start(
+                apply: { [unowned self] layer in try checkpoint(layer, faults: options.faults) },
+                failed: { [logger] problem in
+                    logger.error("checkpoint failed; the log keeps its writes", metadata: ["error": "\(problem)"])
+                })
+            return tail
+        } catch {
+            Glibc.close(lockFD)
+            throw error
+        }
+    }
+
+    /// A store opened without the log (a tool) that shares its data directory with the log's
+    /// writes: when no relay holds the log, what it holds past the last checkpoint is put into
+    /// LMDB now; when a relay does, the relay is asked (through LMDB) for a checkpoint up to the
+    /// log's last record, and this waits for it (at most `timeout` seconds). Either way, LMDB
+    /// then holds every event a relay had acknowledged.
+    public func catchUpWithLog(timeout: Double = 60) throws {
+        guard tail == nil, access(path + "/log", F_OK) == 0 else { return }
+        let lockFD = try Self.lockDataDirectory(path)
+        if lockFD >= 0 {
+            defer { Glibc.close(lockFD) }
+            _ = try replayLog(segmentBytes: LogOptions().segmentBytes)
+            return
+        }
+        let target = try EventLog.lastRecord(in: path + "/log")
+        guard try read({ try checkpointed($0) }) < target else { return }
+        try lmdbWrite { txn in try txn.put(dbs.meta, Self.checkpointRequestKey, IndexKeys.serial(target)) }
+        let deadline = Self.monotonicNanoseconds() + UInt64(timeout * 1e9)
+        while try read({ try checkpointed($0) }) < target {
+            guard Self.monotonicNanoseconds() < deadline else {
+                throw LogError("the relay serving from \(path) did not checkpoint its log within \(Int(timeout)) s", 0)
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// The relay's side of `catchUpWithLog`: whether a tool asked for a checkpoint past the last.
+    func checkpointRequested(after checkpointed: UInt64) -> Bool {
+        let asked = try? read { txn in
+            try txn.getBytes(dbs.meta, Self.checkpointRequestKey).map { b in
+                b.count == 8 ? b.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) } : 0
+            }
+        }
+        return (asked ?? nil).map { $0 > checkpointed } ?? false
+    }
+
+    /// Opens the log and puts its records past LMDB's checkpoint into LMDB, in one transaction;
+    /// the segments that held them are then removed. The caller holds the data directory's lock.
+    private func replayLog(segmentBytes: Int) throws -> EventLog {
         do {
             let start = try read { try checkpointed($0) }
-            let log = try EventLog(directory: path + "/log", first: start + 1) { [logger] problem in
+            let log = try EventLog(directory: path + "/log", first: start + 1, segmentLimit: segmentBytes) { [logger] problem in
                 logger.warning("event log repaired", metadata: ["problem": "\(problem)"])
             }
             var writes: [Write] = []
@@ -39,27 +96,19 @@ extension EventStore {
                     metadata: ["records": "\(log.next - 1 - start)", "events": "\(writes.count)"])
             }
             try EventLog.removeSegments(in: log.directory, before: log.next)
-            let tail = LogTail(log: log, options: options, checkpointed: log.next - 1, lockFD: lockFD)
-            tail.start(
-                apply: { [unowned self] layer in try checkpoint(layer, faults: options.faults) },
-                failed: { [logger] problem in
-                    logger.error("checkpoint failed; the log keeps its writes", metadata: ["error": "\(problem)"])
-                })
-            return tail
-        } catch {
-            Glibc.close(lockFD)
-            throw error
+            return log
         }
     }
 
-    /// An exclusive lock on `<data>/lock`: one relay writes a data directory's log.
+    /// An exclusive lock on `<data>/log.lock` (one process writes a data directory's log): its
+    /// descriptor, or -1 when another process holds it.
     private static func lockDataDirectory(_ path: String) throws -> Int32 {
         let fd = open(path + "/log.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LogError("cannot open \(path)/log.lock", errno) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             Glibc.close(fd)
-            if code == EWOULDBLOCK { throw LogError("another tern is serving from \(path)", 0) }
+            if code == EWOULDBLOCK { return -1 }
             throw LogError("cannot lock \(path)/log.lock", code)
         }
         return fd

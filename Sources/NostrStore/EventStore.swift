@@ -141,8 +141,15 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     }
 
     /// The writer's pause: a tail old enough goes to the checkpoint thread.
+    /// Four times a second it also looks for a tool's request for a checkpoint
+    /// (`catchUpWithLog`).
     public func maintain() {
-        tail?.maintain(now: Self.monotonicNanoseconds())
+        guard let tail else { return }
+        let now = Self.monotonicNanoseconds()
+        tail.maintain(now: now)
+        if tail.dueToLookForRequests(now: now), checkpointRequested(after: tail.checkpointedSoFar) {
+            tail.freezeIfIdle()
+        }
     }
 
     /// Runs `body` inside a read transaction.

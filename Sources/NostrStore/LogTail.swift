@@ -102,6 +102,27 @@ final class LogTail: @unchecked Sendable {
         return nil
     }
 
+    /// When the writer last looked for a tool's checkpoint request (monotonic nanoseconds).
+    private var lookedForRequests: UInt64 = 0
+
+    func dueToLookForRequests(now: UInt64) -> Bool {
+        guard now &- lookedForRequests >= 250_000_000 else { return false }
+        lookedForRequests = now
+        return true
+    }
+
+    /// The last record LMDB holds, as far as this process knows.
+    var checkpointedSoFar: UInt64 {
+        work.lock()
+        defer { work.unlock() }
+        return checkpointedThrough
+    }
+
+    /// Freezes the active layer now unless a checkpoint is running (the next pause then does).
+    func freezeIfIdle() {
+        if frozen == nil && !active.isEmpty { freeze() }
+    }
+
     private func freeze() {
         let layer = active
         lock.withLock {

@@ -31,16 +31,20 @@ public struct LogOptions: Sendable {
     /// the running checkpoint (back-pressure; the writer's inbox fills, then new EVENTs are
     /// refused with `rate-limited:`).
     public var maxTailBytes: Int
+    /// A log segment past this many bytes is closed and a new one begun; a checkpoint removes
+    /// the closed segments it holds.
+    public var segmentBytes: Int
     /// Crash points for tests (nil in the relay).
     public var faults: StoreFaults?
 
     public init(
         checkpointSeconds: Double = 5, checkpointBytes: Int = 8 << 20, maxTailBytes: Int = 24 << 20,
-        faults: StoreFaults? = nil
+        segmentBytes: Int = 64 << 20, faults: StoreFaults? = nil
     ) {
         self.checkpointSeconds = checkpointSeconds
         self.checkpointBytes = checkpointBytes
         self.maxTailBytes = max(maxTailBytes, checkpointBytes)
+        self.segmentBytes = segmentBytes
         self.faults = faults
     }
 }

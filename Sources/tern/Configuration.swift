@@ -16,6 +16,10 @@ struct Configuration {
     var logLevels: [String: Logger.Level] = [:]
     var logFile = ""
     var mapSizeMB = 8192
+    /// LMDB's writes go through the event log, into LMDB at checkpoints (`store.log`).
+    var logWrites = true
+    var checkpointSeconds = 5
+    var checkpointMB = 8
     /// `postgres://…`: the shared PostgreSQL store instead of LMDB in `dataDirectory`.
     var storeURL = ""
     var maxScanPerFilter = StoreOptions().maxScanPerFilter
@@ -91,6 +95,9 @@ struct Configuration {
             {
                 c, v throws(ConfigurationError) in c.mapSizeMB = try int(v, "store.map_size_mb", 1...(1 << 24))
             },
+            flag("store", "log") { $0.logWrites = $1 },
+            number("store", "checkpoint_seconds", 1...3600) { $0.checkpointSeconds = $1 },
+            number("store", "checkpoint_mb", 1...1024) { $0.checkpointMB = $1 },
             text("relay", "name", "relay name (NIP-11)") { $0.info.name = $1 },
             text("relay", "description", "relay description (NIP-11)") { $0.info.description = $1 },
             text("relay", "pubkey", "operator's hex pubkey (NIP-11)") { $0.info.pubkey = $1 },
@@ -345,7 +352,10 @@ struct Configuration {
         var names: [String] = []
         if host != other.host || port != other.port { names.append("server.listen") }
         if dataDirectory != other.dataDirectory { names.append("server.data") }
-        if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter || storeURL != other.storeURL {
+        if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter || storeURL != other.storeURL
+            || logWrites != other.logWrites || checkpointSeconds != other.checkpointSeconds
+            || checkpointMB != other.checkpointMB
+        {
             names.append("store")
         }
         if info != other.info { names.append("relay") }
@@ -359,7 +369,21 @@ struct Configuration {
         return names
     }
 
+    /// The relay's store: through the event log unless `store.log = false`.
     var storeOptions: StoreOptions {
+        var options = toolStoreOptions
+        if logWrites {
+            options.log = LogOptions(
+                checkpointSeconds: Double(checkpointSeconds), checkpointBytes: checkpointMB << 20,
+                maxTailBytes: 3 * (checkpointMB << 20))
+        }
+        return options
+    }
+
+    /// The store tools' (`import`, `export`, ...): LMDB directly, beside a relay that may be
+    /// serving from the same directory (the relay's log is its own; its tail reaches LMDB at
+    /// the next checkpoint).
+    var toolStoreOptions: StoreOptions {
         StoreOptions(
             mapSize: mapSizeMB << 20, maxReaders: UInt32(max(512, limits.readerThreads + 256)),
             maxScanPerFilter: maxScanPerFilter)

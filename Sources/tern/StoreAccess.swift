@@ -25,12 +25,22 @@ struct StoreAccess: ParsableArguments {
         return configuration
     }
 
+    /// The store in LMDB alone, holding every event acknowledged so far: a relay serving from
+    /// the same directory is asked to checkpoint its log first (or, with none running, the log
+    /// is replayed here). What the relay takes in meanwhile reaches LMDB at its next checkpoint.
     func open() throws -> EventStore {
         let configuration = try configuration()
         do {
-            return try EventStore(
-                path: configuration.dataDirectory, options: configuration.storeOptions,
+            let store = try EventStore(
+                path: configuration.dataDirectory, options: configuration.toolStoreOptions,
                 logger: Logger(label: "tern"))
+            do {
+                try store.catchUpWithLog()
+            } catch {
+                store.close()
+                throw error
+            }
+            return store
         } catch {
             throw ToolError("cannot open the store at \(configuration.dataDirectory): \(error)")
         }

@@ -28,7 +28,8 @@ final class TestRelay: @unchecked Sendable {
         logger.logLevel = .warning
         let clock: UnixClock = { Int64(Date().timeIntervalSince1970) }
         let store = try EventStore(
-            path: self.path, options: StoreOptions(mapSize: 256 << 20, maxScanPerFilter: maxScanPerFilter),
+            path: self.path,
+            options: StoreOptions(mapSize: 256 << 20, maxScanPerFilter: maxScanPerFilter, log: LogOptions()),
             logger: logger)
         let relay = Relay(info: info, limits: limits, policy: policy, storage: store, clock: clock, logger: logger)
         relay.start()

@@ -96,7 +96,7 @@ public struct Filter: Sendable, Equatable {
 
     /// The conditions on an event's fixed-size fields: since, until, kinds, authors, ids.
     @inlinable
-    func matchesFields(id: Bytes32, pubkey: Bytes32, kind: UInt16, createdAt: Int64) -> Bool {
+    public func matchesFields(id: Bytes32, pubkey: Bytes32, kind: UInt16, createdAt: Int64) -> Bool {
         if let since, createdAt < since { return false }
         if let until, createdAt > until { return false }
         if let kinds, !Self.contains(kinds, kind) { return false }

@@ -72,6 +72,22 @@ public enum SearchText {
                 }
             }
             for character in text {
+                // An ASCII character is never an emoji here nor written without spaces: a letter
+                // or digit joins the word, anything else ends it (as below, without the lookups).
+                if let ascii = character.asciiValue {
+                    let lower = ascii >= 0x41 && ascii <= 0x5A ? ascii | 0x20 : ascii
+                    if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
+                        if !full && length < maxTokenBytes {
+                            word[length] = lower
+                            length += 1
+                        } else {
+                            full = true
+                        }
+                    } else {
+                        guard try emit() else { return }
+                    }
+                    continue
+                }
                 guard let first = character.unicodeScalars.first else { continue }
                 if isEmoji(character, first) || isWrittenWithoutSpaces(first) {
                     guard try emit() else { return }

@@ -25,7 +25,7 @@ extension EventStore {
         let lockFD = try Self.lockDataDirectory(path)
         guard lockFD >= 0 else { throw LogError("another tern is serving from \(path)", 0) }
         do {
-            let log = try replayLog(segmentBytes: options.segmentBytes)
+            let log = try replayLog(segmentBytes: options.segmentBytes, chunkEvents: options.checkpointChunkEvents)
             let tail = LogTail(log: log, options: options, checkpointed: log.next - 1, lockFD: lockFD)
             tail.start(
                 apply: { [unowned self] layer in try checkpoint(layer, faults: options.faults) },
@@ -49,7 +49,7 @@ extension EventStore {
         let lockFD = try Self.lockDataDirectory(path)
         if lockFD >= 0 {
             defer { Glibc.close(lockFD) }
-            _ = try replayLog(segmentBytes: LogOptions().segmentBytes)
+            _ = try replayLog(segmentBytes: LogOptions().segmentBytes, chunkEvents: LogOptions().checkpointChunkEvents)
             return
         }
         let target = try EventLog.lastRecord(in: path + "/log")
@@ -74,26 +74,32 @@ extension EventStore {
         return (asked ?? nil).map { $0 > checkpointed } ?? false
     }
 
-    /// Opens the log and puts its records past LMDB's checkpoint into LMDB, in one transaction;
-    /// the segments that held them are then removed. The caller holds the data directory's lock.
-    private func replayLog(segmentBytes: Int) throws -> EventLog {
+    /// Opens the log and puts its records past LMDB's checkpoint into LMDB, in transactions of
+    /// about `chunkEvents` events (whole records); the segments that held them are then removed. The caller holds the data directory's lock.
+    private func replayLog(segmentBytes: Int, chunkEvents: Int) throws -> EventLog {
         do {
             let start = try read { try checkpointed($0) }
-            let log = try EventLog(directory: path + "/log", first: start + 1, segmentLimit: segmentBytes) { [logger] problem in
+            let log = try EventLog(directory: path + "/log", first: start + 1, segmentLimit: segmentBytes) {
+                [logger] problem in
                 logger.warning("event log repaired", metadata: ["problem": "\(problem)"])
             }
-            var writes: [Write] = []
+            var records: [(UInt64, [Write])] = []
+            var events = 0
             try log.replay(from: start + 1) { number, payload in
                 guard let batch = LogRecord.decode(payload) else {
                     throw LogError("log record \(number) does not hold a batch of events", 0)
                 }
-                writes.append(contentsOf: batch)
+                records.append((number, batch))
+                events += batch.count
+                if events >= chunkEvents {
+                    try applyToLMDB(records.flatMap(\.1), through: number, faults: nil)
+                    records.removeAll()
+                    events = 0
+                }
             }
+            if let last = records.last?.0 { try applyToLMDB(records.flatMap(\.1), through: last, faults: nil) }
             if log.next - 1 > start {
-                try applyToLMDB(writes, through: log.next - 1, faults: nil)
-                logger.info(
-                    "event log replayed into the store",
-                    metadata: ["records": "\(log.next - 1 - start)", "events": "\(writes.count)"])
+                logger.info("event log replayed into the store", metadata: ["records": "\(log.next - 1 - start)"])
             }
             try EventLog.removeSegments(in: log.directory, before: log.next)
             return log
@@ -114,10 +120,22 @@ extension EventStore {
         return fd
     }
 
-    /// A checkpoint: the layer's writes into LMDB, then the log segments it makes unneeded.
+    /// A checkpoint: the layer's writes into LMDB, then the log segments it makes unneeded. The
+    /// writes go in transactions of about `checkpointChunkEvents` events, each ending with a
+    /// whole log record whose number it records: LMDB keeps the pages a transaction dirtied for
+    /// later ones, so the largest transaction sets the memory it holds from then on.
     func checkpoint(_ layer: TailLayer, faults: StoreFaults?) throws {
         guard let tail else { return }
-        try applyToLMDB(layer.events.map(\.write), through: layer.lastSequence, faults: faults)
+        let events = layer.events
+        var start = 0
+        while start < events.count {
+            var end = min(events.count, start + tail.options.checkpointChunkEvents)
+            while end < events.count && events[end].sequence == events[end - 1].sequence { end += 1 }
+            try applyToLMDB(
+                events[start..<end].map(TailTransaction.decodedWrite), through: events[end - 1].sequence,
+                faults: faults)
+            start = end
+        }
         if faults?.crashes(at: .afterCheckpoint) == true {
             tail.crash()
             throw SimulatedCrash()
@@ -195,7 +213,9 @@ extension EventStore {
     func tailSnapshot(_ views: [TailView], _ txn: LMDBTransaction) throws -> (TailSnapshot, UInt64) {
         let checkpointed = try checkpointed(txn)
         let layers = views.filter { $0.lastSequence > checkpointed }
-        return (TailSnapshot(layers: layers), max(checkpointed, views.first?.lastSequence ?? 0))
+        return (
+            TailSnapshot(layers: layers, checkpointed: checkpointed), max(checkpointed, views.first?.lastSequence ?? 0)
+        )
     }
 
     static func monotonicNanoseconds() -> UInt64 {

@@ -438,13 +438,33 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
     }
 
     /// The tail's events that pass the current filter join what LMDB gave it (the sort and the
-    /// limit below then treat them alike).
+    /// limit below then treat them alike). Each is checked as LMDB's candidates are: on its head
+    /// and its tags' JSON, decoded only when that cannot decide (a search, a private kind).
     private func addTailMatches(_ s: inout FilterScan) throws {
         guard let tail, s.limit > 0 else { return }
+        let filter = s.filter
+        let searching = !filter.searchTokens.isEmpty
         try tail.forEachStored { stored in
-            let event = stored.event
-            guard s.filter.matches(fields: event), scope.admits(event) else { return }
-            if let expiration = event.expiration, expiration <= now { return }
+            let head = stored.head
+            guard filter.matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
+            else { return }
+            if let expiration = stored.expiration, expiration <= now { return }
+            if searching && SearchText.unindexedKinds.contains(head.kind) { return }
+            var score: Int?
+            let passes = stored.json.withUnsafeBufferPointer { bytes -> Bool in
+                let tags = UnsafeBufferPointer(rebasing: bytes[head.tags])
+                if !searching, let matches = filter.matches(head, tags: tags) {
+                    guard matches else { return false }
+                    if let inScope = scope.admits(head, tags: tags) { return inScope }
+                }
+                guard let event = Event.decode(json: bytes), filter.matches(fields: event), scope.admits(event) else {
+                    return false
+                }
+                guard searching else { return true }
+                score = SearchText.match(content: event.content, query: filter.searchTokens)
+                return score != nil
+            }
+            guard passes else { return }
             // As LMDB's walk does, a filter's matches count against its scan budget.
             if s.budgeted {
                 guard s.budget > 0 else {
@@ -453,18 +473,12 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                 }
                 s.budget -= 1
             }
-            if !s.filter.searchTokens.isEmpty && SearchText.unindexedKinds.contains(event.kind) { return }
-            if searchLimit != nil {
-                guard let score = SearchText.match(content: event.content, query: s.filter.searchTokens) else { return }
-                searchScores[event.id] = score
-            } else if !s.filter.searchTokens.isEmpty {
-                guard s.filter.matchesSearch(content: event.content) else { return }
-            }
+            if searchLimit != nil, let score { searchScores[head.id] = score }
             switch mode {
-            case .events: s.found.append(StoredEvent(event: event, json: stored.write.json))
+            case .events: s.found.append(StoredEvent(id: head.id, createdAt: head.createdAt, json: stored.json))
             case .count, .items:
-                hll?.add(event.pubkey)
-                s.found.append(StoredEvent(id: event.id, createdAt: event.createdAt, json: []))
+                hll?.add(head.pubkey)
+                s.found.append(StoredEvent(id: head.id, createdAt: head.createdAt, json: []))
                 if mode == .items && s.found.count > maxItems { throw ItemsOverflow() }
             }
         }

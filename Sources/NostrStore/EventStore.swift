@@ -162,12 +162,16 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     /// LMDB's events, and the tail's stored and removed ones.
     public var count: Int {
         let views = tail?.views() ?? []
-        return (try? read { txn in
-            let stored = try txn.count(dbs.events)
-            guard !views.isEmpty else { return stored }
-            let (snapshot, _) = try tailSnapshot(views, txn)
-            return stored + snapshot.layers.reduce(0) { $0 + $1.events.count - $1.removed.count }
-        }) ?? 0
+        return
+            (try? read { txn in
+                let stored = try txn.count(dbs.events)
+                guard !views.isEmpty else { return stored }
+                let (snapshot, _) = try tailSnapshot(views, txn)
+                // Each removal removed one stored event (LMDB's or the tail's).
+                return snapshot.layers.reduce(stored) { n, layer in
+                    n + layer.events.lazy.filter { $0.sequence > snapshot.checkpointed }.count - layer.removed.count
+                }
+            }) ?? 0
     }
 
     /// The pages in use, in bytes.
@@ -191,7 +195,9 @@ public final class EventStore: EventStorage, @unchecked Sendable {
                 let (snapshot, _) = try tailSnapshot(views, txn)
                 if snapshot.isRemoved(id) { return nil }
                 var found: StoredEvent?
-                snapshot.forEachStored { if $0.event.id == id { found = StoredEvent(event: $0.event, json: $0.write.json) } }
+                snapshot.forEachStored {
+                    if $0.id == id { found = StoredEvent(id: id, createdAt: $0.head.createdAt, json: $0.json) }
+                }
                 if let found { return found }
             }
             guard let serial = try serial(txn, id: id) else { return nil }

@@ -25,7 +25,9 @@ struct LMDBReads {
     func isTombstoned(id: Bytes32, by pubkey: Bytes32) throws -> Bool {
         // Asked for every write: the key is built on the stack, not allocated.
         try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 8) { words in
-            (words[0], words[1], words[2], words[3]) = (id.w0.bigEndian, id.w1.bigEndian, id.w2.bigEndian, id.w3.bigEndian)
+            (words[0], words[1], words[2], words[3]) = (
+                id.w0.bigEndian, id.w1.bigEndian, id.w2.bigEndian, id.w3.bigEndian
+            )
             (words[4], words[5], words[6], words[7]) = (
                 pubkey.w0.bigEndian, pubkey.w1.bigEndian, pubkey.w2.bigEndian, pubkey.w3.bigEndian
             )

@@ -7,18 +7,18 @@ import NostrCore
 enum LogRecord {
     static func encode(_ writes: [TailEvent]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(writes.reduce(0) { $0 + 5 + $1.write.json.count })
+        out.reserveCapacity(writes.reduce(0) { $0 + 5 + $1.json.count })
         for stored in writes {
             let action: UInt8
-            switch stored.write.action {
+            switch stored.action {
             case .insert: action = 0
             case .replace: action = 1
             case .delete: action = 2
             case .vanish: action = 3
             }
             out.append(action)
-            withUnsafeBytes(of: UInt32(stored.write.json.count).littleEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: stored.write.json)
+            withUnsafeBytes(of: UInt32(stored.json.count).littleEndian) { out.append(contentsOf: $0) }
+            out.append(contentsOf: stored.json)
         }
         return out
     }

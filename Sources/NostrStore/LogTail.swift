@@ -157,7 +157,7 @@ final class LogTail: @unchecked Sendable {
     func holdsExpired(now: Int64) -> Bool {
         for layer in [active] + (frozen.map { [$0] } ?? []) {
             for stored in layer.events {
-                if let expiration = stored.event.expiration, expiration <= now { return true }
+                if let expiration = stored.expiration, expiration <= now { return true }
             }
         }
         return false

@@ -31,6 +31,9 @@ public struct LogOptions: Sendable {
     /// the running checkpoint (back-pressure; the writer's inbox fills, then new EVENTs are
     /// refused with `rate-limited:`).
     public var maxTailBytes: Int
+    /// A checkpoint's LMDB transactions hold about this many events each (LMDB keeps the memory
+    /// of the largest transaction's dirty pages: this bounds it).
+    public var checkpointChunkEvents: Int
     /// A log segment past this many bytes is closed and a new one begun; a checkpoint removes
     /// the closed segments it holds.
     public var segmentBytes: Int
@@ -39,8 +42,9 @@ public struct LogOptions: Sendable {
 
     public init(
         checkpointSeconds: Double = 5, checkpointBytes: Int = 8 << 20, maxTailBytes: Int = 24 << 20,
-        segmentBytes: Int = 64 << 20, faults: StoreFaults? = nil
+        checkpointChunkEvents: Int = 4096, segmentBytes: Int = 64 << 20, faults: StoreFaults? = nil
     ) {
+        self.checkpointChunkEvents = max(1, checkpointChunkEvents)
         self.checkpointSeconds = checkpointSeconds
         self.checkpointBytes = checkpointBytes
         self.maxTailBytes = max(maxTailBytes, checkpointBytes)

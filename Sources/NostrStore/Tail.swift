@@ -2,18 +2,37 @@ import EventStorage
 import NostrCore
 
 /// A stored write that is in the event log but not yet in LMDB (a checkpoint puts it there).
-/// Immutable once made.
+/// It keeps the JSON and the head (the fixed-size fields and where the tags are), not the
+/// decoded event: filters are checked on those as LMDB's candidates are, and the few reads
+/// that need the whole event decode it. Immutable once made.
 final class TailEvent: @unchecked Sendable {
-    let write: Write
+    let action: WriteAction
+    let json: [UInt8]
+    let head: EventHead
+    /// NIP-40's expiration, if the event has one.
+    let expiration: Int64?
     /// The log record it came in: its commit sequence.
     let sequence: UInt64
 
     init(_ write: Write, sequence: UInt64) {
-        self.write = write
+        action = write.action
+        json = write.json
+        let event = write.event
+        head =
+            json.withUnsafeBufferPointer { EventHead.decode(json: $0) }
+            ?? EventHead(
+                id: event.id, pubkey: event.pubkey, createdAt: event.createdAt, kind: event.kind, tags: 0..<0)
+        expiration = event.expiration
         self.sequence = sequence
     }
 
-    var event: Event { write.event }
+    var id: Bytes32 { head.id }
+
+    /// The whole event, decoded from its JSON.
+    var event: Event? { Event.decode(json: json) }
+
+    /// The write again, for a checkpoint.
+    var write: Write? { event.map { Write(action, $0, json: json) } }
 }
 
 /// A NIP-09 `e` deletion: the deleted id and who asked.
@@ -52,7 +71,7 @@ final class TailLayer: @unchecked Sendable {
     func insert(_ write: Write, sequence: UInt64) {
         let stored = TailEvent(write, sequence: sequence)
         events.append(stored)
-        byID[write.event.id] = stored
+        byID[stored.id] = stored
         if case .replace(let address) = write.action { addresses[address] = stored }
         jsonBytes += write.json.count
         lastSequence = sequence
@@ -60,7 +79,7 @@ final class TailLayer: @unchecked Sendable {
 
     func remove(_ id: Bytes32) {
         removed.insert(id)
-        if let stored = byID[id], case .replace(let address) = stored.write.action, addresses[address] === stored {
+        if let stored = byID[id], case .replace(let address) = stored.action, addresses[address] === stored {
             addresses[address] = nil
         }
     }
@@ -82,7 +101,7 @@ final class TailLayer: @unchecked Sendable {
         for id in batch.removed { remove(id) }
         for stored in batch.events {
             events.append(stored)
-            byID[stored.event.id] = stored
+            byID[stored.id] = stored
         }
         for (address, stored) in batch.addresses { addresses[address] = stored }
         tombstones.formUnion(batch.tombstones)
@@ -105,9 +124,12 @@ struct TailView: Sendable {
     let lastSequence: UInt64
 }
 
-/// The tail as one query sees it: the layers not yet in its LMDB snapshot, newest first.
+/// The tail as one query sees it: the layers not yet wholly in its LMDB snapshot, newest first,
+/// and the last log record the snapshot holds (a checkpoint in progress may have put the first
+/// part of a layer in LMDB already: those events are left out here).
 struct TailSnapshot: Sendable {
     let layers: [TailView]
+    let checkpointed: UInt64
 
     /// Whether a write of the tail removed the event with this id.
     func isRemoved(_ id: Bytes32) -> Bool {
@@ -120,7 +142,9 @@ struct TailSnapshot: Sendable {
     /// The tail's events still stored, oldest layer first.
     func forEachStored(_ body: (TailEvent) throws -> Void) rethrows {
         for layer in layers.reversed() {
-            for stored in layer.events where !isRemoved(stored.event.id) { try body(stored) }
+            for stored in layer.events where stored.sequence > checkpointed && !isRemoved(stored.id) {
+                try body(stored)
+            }
         }
     }
 }

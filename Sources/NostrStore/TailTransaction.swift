@@ -39,13 +39,13 @@ struct TailTransaction: StorageTransaction {
 
     func event(id: Bytes32) throws -> Event? {
         guard !isRemoved(id) else { return nil }
-        if let stored = tailEvent(id) { return stored.event }
+        if let stored = tailEvent(id) { return try Self.decoded(stored) }
         return try lmdb.event(id: id)
     }
 
     func current(_ address: Address) throws -> Event? {
         for layer in layers {
-            if let stored = layer.addresses[address], !isRemoved(stored.event.id) { return stored.event }
+            if let stored = layer.addresses[address], !isRemoved(stored.id) { return try Self.decoded(stored) }
         }
         guard let event = try lmdb.current(address), !isRemoved(event.id) else { return nil }
         return event
@@ -83,21 +83,44 @@ struct TailTransaction: StorageTransaction {
     func setVanishedUpTo(_ pubkey: Bytes32, _ createdAt: Int64) throws { batch.setVanishedUpTo(pubkey, createdAt) }
 
     func events(by author: Bytes32, upTo: Int64) throws -> [Event] {
-        try stored(lmdb: lmdb.events(by: author, upTo: upTo)) { $0.pubkey == author && $0.createdAt <= upTo }
+        try stored(lmdb: lmdb.events(by: author, upTo: upTo)) { head, _ in
+            head.pubkey == author && head.createdAt <= upTo
+        }
     }
 
     func giftWraps(to pubkey: Bytes32) throws -> [Event] {
-        try stored(lmdb: lmdb.giftWraps(to: pubkey)) { $0.isGiftWrap(to: pubkey) }
+        try stored(lmdb: lmdb.giftWraps(to: pubkey)) { head, event in
+            guard head.kind == Kinds.giftWrap else { return false }
+            return try event().isGiftWrap(to: pubkey)
+        }
     }
 
-    /// LMDB's events and the tail's that pass `test`, leaving out those removed.
-    private func stored(lmdb events: [Event], _ test: (Event) -> Bool) -> [Event] {
+    /// LMDB's events and the tail's that pass `test` (given the head, and the event decoded when
+    /// it asks), leaving out those removed.
+    private func stored(lmdb events: [Event], _ test: (EventHead, () throws -> Event) throws -> Bool) throws
+        -> [Event]
+    {
         var found = events.filter { !isRemoved($0.id) }
         for layer in layers.reversed() {
-            for stored in layer.events where test(stored.event) && !isRemoved(stored.event.id) {
-                found.append(stored.event)
+            for stored in layer.events where !isRemoved(stored.id) {
+                var decoded: Event?
+                let event = {
+                    if decoded == nil { decoded = try Self.decoded(stored) }
+                    return decoded!
+                }
+                if try test(stored.head, event) { found.append(try event()) }
             }
         }
         return found
+    }
+
+    static func decodedWrite(_ stored: TailEvent) throws -> Write {
+        Write(stored.action, try decoded(stored), json: stored.json)
+    }
+
+    /// A tail event decoded (its JSON is what the relay checked and logged, so it decodes).
+    static func decoded(_ stored: TailEvent) throws -> Event {
+        guard let event = stored.event else { throw LogError("a logged event does not decode", 0) }
+        return event
     }
 }

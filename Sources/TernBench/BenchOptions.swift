@@ -35,6 +35,9 @@ public struct BenchOptions: Sendable {
     /// A block device (`vda`, `sda`, `mmcblk0`) whose writes are counted around the run (the
     /// relay's data on this machine): disk bytes written per accepted event.
     public var disk: String?
+    /// ingest: seconds to wait after the last OK before the relay's CPU time and the disk are
+    /// read, so that what a relay does later (a checkpoint of its log) is counted with the run.
+    public var settle: Double = 0
     /// fairness: the heavy REQ's filter, as JSON, or a preset: `feed` (every author's kind-1
     /// notes, limit 500: a home feed of many follows) or `sparse` (rare kind, common hashtags).
     public var heavyFilter = "feed"

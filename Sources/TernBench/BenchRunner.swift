@@ -56,6 +56,11 @@ public final class BenchRunner {
         try waitAll(drivers.map(\.done.futureResult), seconds: 600, what: "ingest")
         let elapsed = meter.elapsed
         addIngest(drivers, elapsed: elapsed, to: &report)
+        if options.settle > 0 {
+            log("waiting \(options.settle) s for the relay to settle…")
+            usleep(UInt32(options.settle * 1e6))
+            report.add("settle_seconds", .number(options.settle))
+        }
         meter.report(into: &report, events: events.count, threads: options.threads)
         meter.reportDisk(into: &report, accepted: drivers.reduce(0) { $0 + $1.accepted })
     }

@@ -81,6 +81,12 @@ struct Bench: ParsableCommand {
     )
     var disk: String?
 
+    @Option(
+        help:
+            "ingest: seconds to wait after the last OK before reading the relay's CPU and the disk (so that its checkpoints count)"
+    )
+    var settle: Double = 0
+
     @Option(help: "Seed for the generated keys (default: random, so runs do not collide)")
     var seed: UInt64?
 
@@ -140,6 +146,8 @@ struct Bench: ParsableCommand {
             }
             options.disk = disk
         }
+        guard settle >= 0 && settle <= 600 else { throw ValidationError("--settle: 0 to 600 seconds") }
+        options.settle = settle
         options.seed = seed
         options.heavyFilter = heavy
         options.prefilled = prefilled

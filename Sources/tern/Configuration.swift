@@ -20,6 +20,7 @@ struct Configuration {
     var logWrites = true
     var checkpointSeconds = 5
     var checkpointMB = 8
+    var checkpointChunkEvents = LogOptions().checkpointChunkEvents
     /// `postgres://…`: the shared PostgreSQL store instead of LMDB in `dataDirectory`.
     var storeURL = ""
     var maxScanPerFilter = StoreOptions().maxScanPerFilter
@@ -98,6 +99,7 @@ struct Configuration {
             flag("store", "log") { $0.logWrites = $1 },
             number("store", "checkpoint_seconds", 1...3600) { $0.checkpointSeconds = $1 },
             number("store", "checkpoint_mb", 1...1024) { $0.checkpointMB = $1 },
+            number("store", "checkpoint_chunk_events", 16...1_000_000) { $0.checkpointChunkEvents = $1 },
             text("relay", "name", "relay name (NIP-11)") { $0.info.name = $1 },
             text("relay", "description", "relay description (NIP-11)") { $0.info.description = $1 },
             text("relay", "pubkey", "operator's hex pubkey (NIP-11)") { $0.info.pubkey = $1 },
@@ -354,7 +356,7 @@ struct Configuration {
         if dataDirectory != other.dataDirectory { names.append("server.data") }
         if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter || storeURL != other.storeURL
             || logWrites != other.logWrites || checkpointSeconds != other.checkpointSeconds
-            || checkpointMB != other.checkpointMB
+            || checkpointMB != other.checkpointMB || checkpointChunkEvents != other.checkpointChunkEvents
         {
             names.append("store")
         }
@@ -375,7 +377,7 @@ struct Configuration {
         if logWrites {
             options.log = LogOptions(
                 checkpointSeconds: Double(checkpointSeconds), checkpointBytes: checkpointMB << 20,
-                maxTailBytes: 3 * (checkpointMB << 20))
+                maxTailBytes: 3 * (checkpointMB << 20), checkpointChunkEvents: checkpointChunkEvents)
         }
         return options
     }

@@ -35,6 +35,20 @@ final class SearchTextTests: XCTestCase {
             "a colon at the end is no extension")
     }
 
+    /// ASCII characters inside text that is not all ASCII take a shortcut (no Unicode lookups):
+    /// the words come out as they would character by character.
+    func testASCIIInsideOtherTextIsCutTheSameWay() {
+        XCTAssertEqual(
+            SearchText.tokens("Ünïcode MIXED text, 42 e\u{301}cole 🤙 wOrd\r\nnext"),
+            ["ünïcode", "mixed", "text", "42", "école", "🤙", "word", "next"])
+        let long = "ü " + String(repeating: "X", count: 100) + " end"
+        XCTAssertEqual(
+            SearchText.tokens(long), ["ü", String(repeating: "x", count: SearchText.maxTokenBytes), "end"],
+            "a long word is cut at the limit")
+        XCTAssertEqual(
+            SearchText.tokens("é" + String(repeating: "a", count: 100)).first?.utf8.count, SearchText.maxTokenBytes)
+    }
+
     func testTokensAreDistinctBoundedAndCut() {
         XCTAssertEqual(SearchText.tokens("a b a c b", limit: 2), ["a", "b"])
         let long = String(repeating: "x", count: 100)

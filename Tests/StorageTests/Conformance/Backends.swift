@@ -35,8 +35,8 @@ enum Backends {
         }
     }
 
-    /// LMDB behind the event log, with checkpoints after a few kilobytes (a different amount
-    /// for each store), so that a test's events lie in LMDB, in the frozen layer a checkpoint is
+    /// LMDB behind the event log, with checkpoints after a few kilobytes in transactions of a
+    /// few events (different amounts for each store), so that a test's events lie in LMDB, in the frozen layer a checkpoint is
     /// writing, and in the active tail, and checkpoints fall between any two of its steps.
     static func lmdbLog(mapSize: Int = 256 << 20) -> Backend {
         Backend(name: "lmdb+log") { path, maxScan in
@@ -46,7 +46,8 @@ enum Backends {
                 options: StoreOptions(
                     mapSize: mapSize, maxScanPerFilter: maxScan,
                     log: LogOptions(
-                        checkpointSeconds: 0.05, checkpointBytes: checkpointBytes, maxTailBytes: 4 * checkpointBytes)),
+                        checkpointSeconds: 0.05, checkpointBytes: checkpointBytes, maxTailBytes: 4 * checkpointBytes,
+                        checkpointChunkEvents: Int.random(in: 1...40))),
                 logger: Logger(label: "test"))
         }
     }

@@ -32,7 +32,8 @@ final class LogCrashTests: XCTestCase {
 
     static func logOptions(faults: StoreFaults? = nil) -> LogOptions {
         LogOptions(
-            checkpointSeconds: 0.01, checkpointBytes: 3000, maxTailBytes: 12_000, segmentBytes: 2000, faults: faults)
+            checkpointSeconds: 0.01, checkpointBytes: 3000, maxTailBytes: 12_000, checkpointChunkEvents: 7,
+            segmentBytes: 2000, faults: faults)
     }
 
     /// Batches of one author's writes that exercise every rule: notes, a profile and an article
@@ -242,5 +243,9 @@ final class LogCrashTests: XCTestCase {
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
-    func increment() -> Int { lock.withLock { value += 1; return value } }
+    func increment() -> Int {
+        lock.withLock {
+            value += 1; return value
+        }
+    }
 }

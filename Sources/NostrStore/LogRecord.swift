@@ -4,28 +4,37 @@ import NostrCore
 /// The payload of one event-log record: the stored writes of one batch, in order. Each is its
 /// action (one byte: insert, replace, delete, vanish) and its JSON (length, four bytes little
 /// endian, then the bytes). A replace's address is its event's own, so it is not written.
-enum LogRecord {
+public enum LogRecord {
     static func encode(_ writes: [TailEvent]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(writes.reduce(0) { $0 + 5 + $1.json.count })
-        for stored in writes {
-            let action: UInt8
-            switch stored.action {
-            case .insert: action = 0
-            case .replace: action = 1
-            case .delete: action = 2
-            case .vanish: action = 3
-            }
-            out.append(action)
-            withUnsafeBytes(of: UInt32(stored.json.count).littleEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: stored.json)
-        }
+        for stored in writes { append(stored.action, stored.json, to: &out) }
         return out
+    }
+
+    /// The payload of `writes` (tests and the fuzz target; the store encodes its tail's).
+    public static func encode(_ writes: [Write]) -> [UInt8] {
+        var out: [UInt8] = []
+        for write in writes { append(write.action, write.json, to: &out) }
+        return out
+    }
+
+    private static func append(_ action: WriteAction, _ json: [UInt8], to out: inout [UInt8]) {
+        let code: UInt8
+        switch action {
+        case .insert: code = 0
+        case .replace: code = 1
+        case .delete: code = 2
+        case .vanish: code = 3
+        }
+        out.append(code)
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: json)
     }
 
     /// The writes of a payload; nil if any part of it is malformed (a record that passed its
     /// checksum but does not hold what this code writes).
-    static func decode(_ payload: UnsafeRawBufferPointer) -> [Write]? {
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> [Write]? {
         var writes: [Write] = []
         var at = 0
         while at < payload.count {

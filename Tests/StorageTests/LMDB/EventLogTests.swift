@@ -1,4 +1,6 @@
+import EventStorage
 import Foundation
+import NostrCore
 import NostrStore
 import XCTest
 
@@ -122,5 +124,30 @@ final class EventLogTests: XCTestCase {
             XCTAssertTrue(scan.payloads.isEmpty)
             XCTAssertNotNil(scan.problem)
         }
+    }
+
+    /// A record's payload: the writes come back as they went in (action, JSON), and a payload
+    /// cut short, with an unknown action, a replace of a regular kind or JSON that is not an
+    /// event is refused whole.
+    func testARecordHoldsItsWritesAndRefusesWhatItDidNotWrite() throws {
+        let note = makeEvent(id: Bytes32(w0: 1, w1: 2, w2: 3, w3: 4), pubkey: .zero, createdAt: 100, kind: 1)
+        let profile = makeEvent(id: Bytes32(w0: 5, w1: 6, w2: 7, w3: 8), pubkey: .zero, createdAt: 100, kind: 0)
+        let writes = [Write.byKind(note), Write.byKind(profile)]
+        let payload = LogRecord.encode(writes)
+        let back = try XCTUnwrap(payload.withUnsafeBytes { LogRecord.decode($0) })
+        XCTAssertEqual(back.map(\.action), writes.map(\.action))
+        XCTAssertEqual(back.map(\.json), writes.map(\.json))
+        XCTAssertEqual(back.map(\.event.id), [note.id, profile.id])
+        for cut in 0..<payload.count where cut != payload.count - profile.jsonBytes.count - 5 && cut > 0 {
+            XCTAssertNil(payload.prefix(cut).withUnsafeBytes { LogRecord.decode($0) }, "cut at \(cut)")
+        }
+        var unknown = payload
+        unknown[0] = 9
+        XCTAssertNil(unknown.withUnsafeBytes { LogRecord.decode($0) })
+        var replacedNote = payload
+        replacedNote[0] = 1
+        XCTAssertNil(replacedNote.withUnsafeBytes { LogRecord.decode($0) }, "a kind-1 note is not replaceable")
+        let garbage: [UInt8] = [0, 3, 0, 0, 0] + Array("{x}".utf8)
+        XCTAssertNil(garbage.withUnsafeBytes { LogRecord.decode($0) })
     }
 }

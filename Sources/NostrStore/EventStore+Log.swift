@@ -16,6 +16,9 @@ extension EventStore {
         } ?? 0
     }
 
+    /// The last log record LMDB holds (0 before the first checkpoint).
+    public var checkpointedRecord: UInt64 { (try? read { try checkpointed($0) }) ?? 0 }
+
     /// The meta key where a tool beside a running relay asks it to checkpoint up to a record.
     static let checkpointRequestKey = Array("log_checkpoint_request".utf8)
 

@@ -1,5 +1,8 @@
+import EventStorage
 import Foundation
+import Logging
 import NostrCore
+import NostrStore
 import NostrTools
 import XCTest
 
@@ -32,12 +35,13 @@ final class DiskFullTests: XCTestCase {
         return answers.count - 1
     }
 
-    func testFullDiskAnswersErrorKeepsServingAndRecovers() async throws {
-        // Mounting needs root. CI runs as root, so there a missing root is a failure, not a skip.
+    /// Mounts a 4 MB tmpfs (root only; on CI a missing root is a failure, not a skip) and
+    /// returns its path, unmounted when the test ends.
+    func smallDisk() throws -> String? {
         guard getuid() == 0 else {
             if ProcessInfo.processInfo.environment["CI"] != nil {
                 XCTFail("the disk-full test needs root to mount its tmpfs, and CI must run it")
-                return
+                return nil
             }
             throw XCTSkip("mounting a small tmpfs needs root (CI runs as root and runs this test)")
         }
@@ -46,11 +50,64 @@ final class DiskFullTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         let mounted = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint])
         XCTAssertEqual(mounted, 0, "mount a 4 MB tmpfs")
-        guard mounted == 0 else { return }
-        defer {
+        guard mounted == 0 else { return nil }
+        addTeardownBlock { [self] in
             _ = try? run("/bin/umount", ["-l", mountPoint])
             try? FileManager.default.removeItem(atPath: mountPoint)
         }
+        return mountPoint
+    }
+
+    /// The disk fills while the log holds writes LMDB does not: the checkpoint fails, the log
+    /// keeps every acknowledged write, a new write is refused whole, and once space returns a
+    /// store opened on the data replays them all.
+    func testAFullDiskDuringACheckpointKeepsTheLog() throws {
+        guard let mountPoint = try smallDisk() else { return }
+        let data = mountPoint + "/data"
+        let options = StoreOptions(
+            mapSize: 64 << 20, log: LogOptions(checkpointSeconds: 3600, checkpointBytes: 1 << 30))
+        let store = try EventStore(path: data, options: options, logger: Logger(label: "test"))
+        let content = String(repeating: "full disk ", count: 100)
+        var ids: [Bytes32] = []
+        for batch in 0..<30 {
+            let writes = (0..<10).map { i in
+                Write.byKind(alice.event(kind: 1, content: "\(batch) \(i) \(content)", createdAt: now))
+            }
+            var outcomes: [WriteOutcome] = []
+            var sequences: [UInt64] = []
+            store.commit(writes, outcomes: &outcomes, sequences: &sequences)
+            XCTAssertEqual(outcomes, Array(repeating: .saved, count: 10))
+            ids += writes.map(\.event.id)
+        }
+        // Every byte taken: a write is refused whole, and the checkpoint at close fails.
+        let filler = mountPoint + "/filler"
+        XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: Data(count: freeBytes(mountPoint))))
+        var outcomes: [WriteOutcome] = []
+        var sequences: [UInt64] = []
+        store.commit(
+            [
+                .byKind(
+                    alice.event(kind: 1, content: "no room " + String(repeating: content, count: 20), createdAt: now))
+            ],
+            outcomes: &outcomes,
+            sequences: &sequences)
+        XCTAssertEqual(outcomes, [.failed("storage is full")])
+        XCTAssertEqual(store.checkpointedRecord, 0)
+        store.close()
+        let reopenedWhileFull = try? EventStore(path: data, options: options, logger: Logger(label: "test"))
+        reopenedWhileFull?.close()
+
+        try FileManager.default.removeItem(atPath: filler)
+        let reopened = try EventStore(path: data, options: options, logger: Logger(label: "test"))
+        defer { reopened.close() }
+        let stored = try reopened.fetch([Filter()], defaultLimit: 1000, now: now).map(\.id)
+        XCTAssertEqual(stored.count, ids.count)
+        XCTAssertTrue(Set(stored) == Set(ids), "every acknowledged write came back from the log")
+        XCTAssertEqual(reopened.checkpointedRecord, 30, "and is in LMDB now")
+    }
+
+    func testFullDiskAnswersErrorKeepsServingAndRecovers() async throws {
+        guard let mountPoint = try smallDisk() else { return }
         let data = mountPoint + "/data"
         var relay: TestRelay? = try TestRelay(path: data)
         // Leave about 384 KB free: a filler file takes the rest.

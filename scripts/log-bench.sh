@@ -47,6 +47,15 @@ for log in false true; do
     fi
 done
 
+# Queries (the realistic mix) on 20,000 stored events, 7 s after storing them (so that the log's
+# checkpoint of them is not counted as the queries' CPU), with and without the log.
+for log in false true; do
+    echo "### store.log=$log: realistic queries, 8 connections x 8 in flight, 10 s"
+    fresh; start_relay $log
+    "$TERN" bench query --url "$URL" --events 20000 --connections 8 --window 8 --duration 10 --pid "$RELAY" --settle 7
+    stop_relay
+done
+
 echo "### start-up after SIGKILL with a full tail (store.checkpoint_mb=64, checkpoint_seconds=3600)"
 fresh
 TERN_STORE_CHECKPOINT_MB=64 TERN_STORE_CHECKPOINT_SECONDS=3600 start_relay true

@@ -444,9 +444,20 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         guard let tail, s.limit > 0 else { return }
         let filter = s.filter
         let searching = !filter.searchTokens.isEmpty
+        // A plain REQ keeps only its newest `limit`: once that many are found, what is older than
+        // the oldest of them is skipped on its head, and the list is cut back now and then.
+        let bounded = mode == .events && searchLimit == nil && s.limit < Int.max / 2
+        var floor = Int64.min
+        func cut() {
+            s.found.sort(by: StoredEvent.newestFirst)
+            if s.found.count > s.limit { s.found.removeSubrange(s.limit...) }
+            if s.found.count == s.limit { floor = s.found[s.limit - 1].createdAt }
+        }
+        if bounded && s.found.count >= s.limit { cut() }
         try tail.forEachStored { stored in
             let head = stored.head
-            guard filter.matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
+            guard head.createdAt >= floor,
+                filter.matchesFields(id: head.id, pubkey: head.pubkey, kind: head.kind, createdAt: head.createdAt)
             else { return }
             if let expiration = stored.expiration, expiration <= now { return }
             if searching && SearchText.unindexedKinds.contains(head.kind) { return }
@@ -475,7 +486,9 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
             }
             if searchLimit != nil, let score { searchScores[head.id] = score }
             switch mode {
-            case .events: s.found.append(StoredEvent(id: head.id, createdAt: head.createdAt, json: stored.json))
+            case .events:
+                s.found.append(StoredEvent(id: head.id, createdAt: head.createdAt, json: stored.json))
+                if bounded && s.found.count >= 2 * s.limit + 16 { cut() }
             case .count, .items:
                 hll?.add(head.pubkey)
                 s.found.append(StoredEvent(id: head.id, createdAt: head.createdAt, json: []))

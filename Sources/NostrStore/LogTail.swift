@@ -74,12 +74,25 @@ final class LogTail: @unchecked Sendable {
 
     /// Drops the frozen layer once its checkpoint is done; freezes the active one when it is old
     /// or large enough and no checkpoint is running.
+    /// After a burst, a tail of many events is frozen once writes pause for a second: every
+    /// query scans the tail, so it should not stay long. (A trickle's few events wait for the
+    /// interval, so that each checkpoint still takes many.)
     func maintain(now: UInt64) {
         if let frozen, isCheckpointed(frozen) { lock.withLock { self.frozen = nil } }
         guard frozen == nil, !active.isEmpty else { return }
         let age = Double(now &- active.startedAt) / 1e9
-        if active.jsonBytes >= options.checkpointBytes || age >= options.checkpointSeconds { freeze() }
+        let idle = Double(now &- lastAbsorbed) / 1e9
+        if active.jsonBytes >= options.checkpointBytes || age >= options.checkpointSeconds
+            || (idle >= 1 && active.events.count >= Self.burst)
+        {
+            freeze()
+        }
     }
+
+    /// A tail of this many events is a burst (see `maintain`).
+    static let burst = 512
+    /// When the writer last added a batch (monotonic nanoseconds).
+    private var lastAbsorbed: UInt64 = 0
 
     /// Before a batch: while the tail is at its cap, waits for the running checkpoint. Returns
     /// the checkpoint's failure when it cannot finish (the batch is refused, not held).
@@ -172,6 +185,7 @@ final class LogTail: @unchecked Sendable {
     /// Takes a committed batch into the active layer.
     func absorb(_ batch: TailLayer, now: UInt64) {
         lock.withLock { active.absorb(batch, now: now) }
+        lastAbsorbed = now
     }
 
     // MARK: readers' side

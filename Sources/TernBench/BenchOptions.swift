@@ -36,7 +36,8 @@ public struct BenchOptions: Sendable {
     /// relay's data on this machine): disk bytes written per accepted event.
     public var disk: String?
     /// ingest: seconds to wait after the last OK before the relay's CPU time and the disk are
-    /// read, so that what a relay does later (a checkpoint of its log) is counted with the run.
+    /// read, so that what a relay does later (a checkpoint of its log) is counted with the run;
+    /// query: seconds to wait between storing the events and querying, so that it is not.
     public var settle: Double = 0
     /// fairness: the heavy REQ's filter, as JSON, or a preset: `feed` (every author's kind-1
     /// notes, limit 500: a home feed of many follows) or `sparse` (rare kind, common hashtags).

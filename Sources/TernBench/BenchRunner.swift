@@ -74,6 +74,10 @@ public final class BenchRunner {
             loaders.forEach { $0.start() }
             try waitAll(loaders.map(\.done.futureResult), seconds: 600, what: "prefill")
             report.add("stored_events", .int(loaders.reduce(0) { $0 + $1.accepted }))
+            if options.settle > 0 {
+                log("waiting \(options.settle) s for the relay to settle…")
+                usleep(UInt32(options.settle * 1e6))
+            }
         }
         // The unit for the relay's CPU per query, measured here before the load (with --pid).
         let verify = options.relayPID.map { _ in VerifyCost.measure(count: 1000) }

@@ -83,7 +83,7 @@ struct Bench: ParsableCommand {
 
     @Option(
         help:
-            "ingest: seconds to wait after the last OK before reading the relay's CPU and the disk (so that its checkpoints count)"
+            "ingest: seconds to wait after the last OK before reading the relay's CPU and the disk (so that its checkpoints count); query: between storing and querying (so that they do not)"
     )
     var settle: Double = 0
 

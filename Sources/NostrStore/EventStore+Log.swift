@@ -22,23 +22,69 @@ extension EventStore {
     /// The meta key where a tool beside a running relay asks it to checkpoint up to a record.
     static let checkpointRequestKey = Array("log_checkpoint_request".utf8)
 
-    /// Opens the log in `<data>/log`, puts what it holds past the last checkpoint into LMDB (a
-    /// crash's tail), and starts the checkpoint thread.
+    /// Opens the log in `<data>/log`, starts the checkpoint thread, and takes what the log holds
+    /// past the last checkpoint (a crash's tail) into the tail again, record by record, by the
+    /// rules, as the writer took it in; the checkpoint thread then puts it into LMDB while the
+    /// relay already serves (start-up reads and decodes the log, and writes nothing to LMDB).
     func openLog(_ options: LogOptions) throws -> LogTail {
         let lockFD = try Self.lockDataDirectory(path)
         guard lockFD >= 0 else { throw LogError("another tern is serving from \(path)", 0) }
+        var started: LogTail?
         do {
-            let log = try replayLog(segmentBytes: options.segmentBytes, chunkEvents: options.checkpointChunkEvents)
-            let tail = LogTail(log: log, options: options, checkpointed: log.next - 1, lockFD: lockFD)
+            let start = try read { try checkpointed($0) }
+            let log = try EventLog(directory: path + "/log", first: start + 1, segmentLimit: options.segmentBytes) {
+                [logger] problem in
+                logger.warning("event log repaired", metadata: ["problem": "\(problem)"])
+            }
+            try EventLog.removeSegments(in: log.directory, before: start + 1)
+            let tail = LogTail(log: log, options: options, checkpointed: start, lockFD: lockFD)
             tail.start(
-                apply: { [unowned self] layer in try checkpoint(layer, faults: options.faults) },
+                apply: { [unowned self, unowned tail] layer in try checkpoint(layer, of: tail, faults: options.faults)
+                },
                 failed: { [logger] problem in
                     logger.error("checkpoint failed; the log keeps its writes", metadata: ["error": "\(problem)"])
                 })
+            started = tail
+            var events = 0
+            try log.replay(from: start + 1) { number, payload in
+                guard let writes = LogRecord.decode(payload) else {
+                    throw LogError("log record \(number) does not hold a batch of events", 0)
+                }
+                let now = Self.monotonicNanoseconds()
+                if let problem = tail.makeRoom(now: now) { throw LogError("cannot checkpoint the log: \(problem)", 0) }
+                let batch = TailLayer(after: number - 1)
+                var outcomes: [WriteOutcome] = []
+                try evaluate(writes, in: tail, into: batch, sequence: number, outcomes: &outcomes)
+                tail.absorb(batch, now: now)
+                events += writes.count
+            }
+            if log.next - 1 > start {
+                logger.info(
+                    "event log replayed into the tail",
+                    metadata: ["records": "\(log.next - 1 - start)", "events": "\(events)"])
+                tail.freezeIfIdle()
+            }
             return tail
         } catch {
-            Glibc.close(lockFD)
+            if let started {
+                started.crash()  // nothing more of it reaches the disk
+                started.stop()
+            } else {
+                Glibc.close(lockFD)
+            }
             throw error
+        }
+    }
+
+    /// `WriteRules` over the tail and an LMDB snapshot: the batch's changes go into `batch`.
+    func evaluate(
+        _ writes: [Write], in tail: LogTail, into batch: TailLayer, sequence: UInt64, outcomes: inout [WriteOutcome]
+    ) throws {
+        try read { txn in
+            let layers = tail.layers(checkpointed: try checkpointed(txn))
+            let t = try TailTransaction(
+                lmdb: LMDBReads(store: self, txn: txn), tail: layers, batch: batch, sequence: sequence)
+            for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
         }
     }
 
@@ -127,8 +173,7 @@ extension EventStore {
     /// writes go in transactions of about `checkpointChunkEvents` events, each ending with a
     /// whole log record whose number it records: LMDB keeps the pages a transaction dirtied for
     /// later ones, so the largest transaction sets the memory it holds from then on.
-    func checkpoint(_ layer: TailLayer, faults: StoreFaults?) throws {
-        guard let tail else { return }
+    func checkpoint(_ layer: TailLayer, of tail: LogTail, faults: StoreFaults?) throws {
         let events = layer.events
         var start = 0
         while start < events.count {
@@ -136,7 +181,7 @@ extension EventStore {
             while end < events.count && events[end].sequence == events[end - 1].sequence { end += 1 }
             try applyToLMDB(
                 events[start..<end].map(TailTransaction.decodedWrite), through: events[end - 1].sequence,
-                faults: faults)
+                faults: faults, of: tail)
             start = end
         }
         if faults?.crashes(at: .afterCheckpoint) == true {
@@ -153,13 +198,13 @@ extension EventStore {
 
     /// Applies `writes` in order by the NIP rules in one synced LMDB transaction, which records
     /// `through` as the last log record LMDB holds.
-    func applyToLMDB(_ writes: [Write], through: UInt64, faults: StoreFaults?) throws {
+    func applyToLMDB(_ writes: [Write], through: UInt64, faults: StoreFaults?, of tail: LogTail? = nil) throws {
         try lmdbWrite { txn in
             try refreshWriterState(txn)
             let t = LMDBWriteTransaction(store: self, txn: txn)
             for (i, write) in writes.enumerated() {
-                if i == writes.count / 2, faults?.crashes(at: .midCheckpoint) == true {
-                    tail?.crash()
+                if i == writes.count / 2, let tail, faults?.crashes(at: .midCheckpoint) == true {
+                    tail.crash()
                     throw SimulatedCrash()
                 }
                 _ = try WriteRules.apply(write, in: t)
@@ -183,12 +228,7 @@ extension EventStore {
         let sequence = tail.log.next
         let batch = TailLayer(after: sequence - 1)
         do {
-            try read { txn in
-                let layers = tail.layers(checkpointed: try checkpointed(txn))
-                let t = try TailTransaction(
-                    lmdb: LMDBReads(store: self, txn: txn), tail: layers, batch: batch, sequence: sequence)
-                for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
-            }
+            try evaluate(writes, in: tail, into: batch, sequence: sequence, outcomes: &outcomes)
         } catch {
             return fail("storage error: \(error)")
         }

@@ -30,7 +30,7 @@ final class LogTail: @unchecked Sendable {
         self.options = options
         self.lockFD = lockFD
         checkpointedThrough = checkpointed
-        active = TailLayer(after: log.next - 1)
+        active = TailLayer(after: checkpointed)
     }
 
     /// Starts the checkpoint thread; `apply` puts a layer into LMDB in one transaction.

@@ -122,8 +122,11 @@ final class LogCrashTests: XCTestCase {
         XCTAssertEqual(found.count, Set(found).count, "no event twice", file: file, line: line)
         XCTAssertEqual(Set(found), expected, file: file, line: line)
         XCTAssertFalse(expected.isEmpty, file: file, line: line)
-        // The log's records past the checkpoint were put into LMDB at opening.
+        // The log's records past the checkpoint came back into the tail; a checkpoint puts them
+        // into LMDB.
+        XCTAssertNil(recovered.tail!.flush())
         XCTAssertTrue(try recovered.read { txn in try txn.count(recovered.dbs.events) } == expected.count)
+        XCTAssertEqual(Set(try recovered.fetch(all, defaultLimit: 100_000, now: 0).map(\.id)), expected)
         // And the recovered store keeps working.
         let next = makeEvent(id: .random(using: &rng), pubkey: .random(using: &rng), createdAt: 5_000, kind: 1)
         var outcomes: [WriteOutcome] = []

@@ -167,46 +167,36 @@ final class LogCrashTests: XCTestCase {
         try assertRecovered(done)
     }
 
-    func testCrashInTheMiddleOfACheckpoint() throws {
-        for nth in [1, 2, 4] {
+    /// Commits until the store crashes at the `nth` time it reaches `point` on its checkpoint
+    /// thread, for each `nth`; `check` looks at what the crash left before it is reopened.
+    func crashDuringCheckpoints(at point: FaultPoint, _ nths: [Int], check: () throws -> Void = {}) throws {
+        for nth in nths {
             setUp()
-            let store = try open(path, log: Self.logOptions(faults: crash(at: .midCheckpoint, nth: nth)))
+            let store = try open(path, log: Self.logOptions(faults: crash(at: point, nth: nth)))
             let done = commitUntilCrash(store, workload(batches: 80)) { _ in false }
             XCTAssertTrue(store.tail!.crashed, "the fault point was reached (\(nth))")
             XCTAssertLessThan(done.count, 80)
             store.close()
+            try check()
             try assertRecovered(done)
             tearDown()
         }
+    }
+
+    func testCrashInTheMiddleOfACheckpoint() throws {
+        try crashDuringCheckpoints(at: .midCheckpoint, [1, 2, 4])
     }
 
     func testCrashAfterACheckpointBeforeTheLogIsTruncated() throws {
-        for nth in [1, 3] {
-            setUp()
-            let store = try open(path, log: Self.logOptions(faults: crash(at: .afterCheckpoint, nth: nth)))
-            let done = commitUntilCrash(store, workload(batches: 80)) { _ in false }
-            XCTAssertTrue(store.tail!.crashed, "the fault point was reached (\(nth))")
-            XCTAssertLessThan(done.count, 80)
-            store.close()
-            try assertRecovered(done)
-            tearDown()
-        }
+        try crashDuringCheckpoints(at: .afterCheckpoint, [1, 3])
     }
 
     func testCrashWhileTheLogIsTruncated() throws {
-        for nth in [1, 2, 6] {
-            setUp()
-            let store = try open(path, log: Self.logOptions(faults: crash(at: .duringTruncation, nth: nth)))
-            let done = commitUntilCrash(store, workload(batches: 80)) { _ in false }
-            XCTAssertTrue(store.tail!.crashed, "the fault point was reached (\(nth))")
-            XCTAssertLessThan(done.count, 80)
-            store.close()
+        try crashDuringCheckpoints(at: .duringTruncation, [1, 2, 6]) {
             let segments = try FileManager.default.contentsOfDirectory(atPath: path + "/log").filter {
                 $0.hasSuffix(".log")
             }
             XCTAssertGreaterThan(segments.count, 1, "the crash left segments a checkpoint holds")
-            try assertRecovered(done)
-            tearDown()
         }
     }
 

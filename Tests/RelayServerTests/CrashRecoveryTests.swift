@@ -12,8 +12,8 @@ import XCTest
 /// a relay that answered before committing still passed here).
 final class CrashRecoveryTests: XCTestCase {
     /// Starts `tern serve` on an ephemeral port and returns the process and the port it bound.
-    func startRelay(data: String) throws -> (Process, Int) {
-        let relay = try RelayProcess(data: data)
+    func startRelay(data: String, environment: [String: String] = [:]) throws -> (Process, Int) {
+        let relay = try RelayProcess(data: data, environment: environment)
         return (relay.process, relay.port)
     }
 
@@ -63,7 +63,28 @@ final class CrashRecoveryTests: XCTestCase {
         XCTAssertEqual(acknowledged.count, 3000)
 
         // Restart on the same data: it opens cleanly and has every acknowledged event.
-        let (again, port) = try startRelay(data: data)
+        try await assertRestartServes(acknowledged, data: data, signer: signer)
+    }
+
+    /// A relay killed with events in its log, restarted with the log turned off
+    /// (`store.log = false`): what the log held is put into LMDB first, so nothing is left out.
+    func testTurningTheLogOffAfterACrashKeepsWhatItHeld() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("tern-crash-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let signer = Signer(seed: 502)
+        let t = now
+        let events = (0..<1500).map { signer.event(kind: 1, content: "log off \($0)", createdAt: t - 1500 + Int64($0)) }
+        let acknowledged = try await ingestAndKill(data: data, events: events[...])
+        try await assertRestartServes(
+            acknowledged, data: data, signer: signer, environment: ["TERN_STORE_LOG": "false"])
+    }
+
+    /// Restarts the relay on `data` and checks that it serves every acknowledged event and takes
+    /// a new one.
+    func assertRestartServes(
+        _ acknowledged: Set<String>, data: String, signer: Signer, environment: [String: String] = [:]
+    ) async throws {
+        let (again, port) = try startRelay(data: data, environment: environment)
         defer {
             again.terminate()
             again.waitUntilExit()

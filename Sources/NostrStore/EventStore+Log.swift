@@ -3,8 +3,8 @@ import NostrCore
 
 /// The log-backed write path (`StoreOptions.log`): a batch's stored writes go into the event log
 /// with one fdatasync and into the in-memory tail, and are answered; the checkpoint thread puts
-/// the tail into LMDB in one transaction every few seconds or megabytes. Start-up replays what
-/// the log holds past the last checkpoint.
+/// the tail into LMDB every few seconds or megabytes, in transactions of a bounded size.
+/// Start-up takes what the log holds past the last checkpoint into the tail again.
 extension EventStore {
     /// The meta key of the last log record a checkpoint put into LMDB.
     static let checkpointKey = Array("log_checkpoint".utf8)
@@ -124,7 +124,8 @@ extension EventStore {
     }
 
     /// Opens the log and puts its records past LMDB's checkpoint into LMDB, in transactions of
-    /// about `chunkEvents` events (whole records); the segments that held them are then removed. The caller holds the data directory's lock.
+    /// about `chunkEvents` events (whole records); the segments that held them are then removed.
+    /// The caller holds the data directory's lock.
     private func replayLog(segmentBytes: Int, chunkEvents: Int) throws -> EventLog {
         do {
             let start = try read { try checkpointed($0) }

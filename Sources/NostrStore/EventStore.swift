@@ -148,7 +148,17 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         let now = Self.monotonicNanoseconds()
         tail.maintain(now: now)
         if tail.dueToLookForRequests(now: now), checkpointRequested(after: tail.checkpointedSoFar) {
-            tail.freezeIfIdle()
+            if tail.isEmpty {
+                // Nothing to put into LMDB (records past the checkpoint that changed nothing when
+                // replayed): LMDB holds the log up to its end as it is.
+                let last = tail.log.next - 1
+                if (try? lmdbWrite({ txn in try txn.put(dbs.meta, Self.checkpointKey, IndexKeys.serial(last)) })) != nil
+                {
+                    tail.checkpointed(through: last)
+                }
+            } else {
+                tail.freezeIfIdle()
+            }
         }
     }
 

@@ -131,6 +131,16 @@ final class LogTail: @unchecked Sendable {
         return checkpointedThrough
     }
 
+    /// Neither layer holds a write.
+    var isEmpty: Bool { active.isEmpty && frozen == nil }
+
+    /// Records that LMDB holds the log up to `sequence` (never moving back).
+    func checkpointed(through sequence: UInt64) {
+        work.lock()
+        checkpointedThrough = max(checkpointedThrough, sequence)
+        work.unlock()
+    }
+
     /// Freezes the active layer now unless a checkpoint is running (the next pause then does).
     func freezeIfIdle() {
         if frozen == nil && !active.isEmpty { freeze() }

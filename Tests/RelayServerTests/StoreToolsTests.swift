@@ -1,5 +1,8 @@
+import EventStorage
 import Foundation
+import Logging
 import NostrCore
+import NostrStore
 import NostrTools
 import XCTest
 
@@ -100,6 +103,41 @@ final class StoreToolsTests: XCTestCase {
         let missing = try tern(["import", data + "/nothing.jsonl", "--data", data])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.err.contains("cannot open"), missing.err)
+    }
+
+    /// The log holds a record past LMDB's checkpoint whose event reached LMDB another way while
+    /// no relay ran (an import after a crash): replayed, it changes nothing, so the relay has no
+    /// tail to checkpoint when a tool beside it asks; it records the checkpoint anyway and the
+    /// tool goes on (it would otherwise wait a minute and fail).
+    func testAToolBesideARelayWhoseLogReplaysToNothing() throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let note = alice.event(kind: 1, content: "twice", createdAt: now)
+        func commit(_ store: EventStore) -> [WriteOutcome] {
+            var outcomes: [WriteOutcome] = []
+            var sequences: [UInt64] = []
+            store.commit([.byKind(note)], outcomes: &outcomes, sequences: &sequences)
+            return outcomes
+        }
+        // A relay's store that stops before its checkpoint: the log keeps the note.
+        let crashing = StoreFaults { $0 == .midCheckpoint }
+        let logged = try EventStore(
+            path: data, options: StoreOptions(mapSize: 64 << 20, log: LogOptions(faults: crashing)),
+            logger: Logger(label: "test"))
+        XCTAssertEqual(commit(logged), [.saved])
+        logged.close()
+        // LMDB gets the note directly.
+        let direct = try EventStore(path: data, options: StoreOptions(mapSize: 64 << 20), logger: Logger(label: "t"))
+        XCTAssertEqual(direct.checkpointedRecord, 0)
+        XCTAssertEqual(commit(direct), [.saved])
+        direct.close()
+
+        let relay = try RelayProcess(data: data)
+        defer { relay.kill(SIGTERM) }
+        let stats = try tern(["stats", "--data", data])
+        XCTAssertEqual(stats.status, 0, stats.err)
+        XCTAssertTrue(stats.out.contains("events      1"), stats.out)
     }
 
     func testToolsShareTheStoreWithARunningRelay() async throws {

@@ -110,11 +110,12 @@ test: deps test-deps lint
 ## run under one sanitizer each, the one that can find something in them, to keep `make test`
 ## within its time: the differential tests (single-threaded matching, hundreds of random rounds)
 ## and the flood test (memory under hostile load) under ASan only; the read-fairness tests
-## (the reader pool's scheduling, across threads) under TSan only.
+## (the reader pool's scheduling, across threads) and the log's crash tests (the writer and the
+## checkpoint thread at each fault point) under TSan only.
 SANITIZER_SKIP = --skip StatusPageBrowserTests
 TSAN_SKIP = $(SANITIZER_SKIP) --skip DifferentialTests --skip StorageProtocolTests.testQueriesAgreeWithTheNaiveReference \
 	--skip FloodMemoryTests
-ASAN_SKIP = $(SANITIZER_SKIP) --skip ReadFairnessTests
+ASAN_SKIP = $(SANITIZER_SKIP) --skip ReadFairnessTests --skip LogCrashTests
 SYMBOLIZER = $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/llvm-symbolizer
 test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan

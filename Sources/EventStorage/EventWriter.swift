@@ -160,8 +160,9 @@ public final class EventWriter: @unchecked Sendable {
         return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
-    /// Removes expired events (NIP-40) in bounded steps.
-    public func sweep(now: Int64) {
+    /// Removes expired events (NIP-40) in bounded steps. Writer thread only (like every store
+    /// write; others go through `perform`).
+    private func sweep(now: Int64) {
         do {
             while true {
                 let removed = try storage.sweepExpired(now: now, max: 1000)

@@ -176,7 +176,14 @@ final class StoreSemanticsTests: XCTestCase {
             XCTAssertEqual(try t.query([Filter(authors: [alice])]).map(\.id), [lasting.id])
             XCTAssertEqual(try t.query([Filter(ids: [expiring.id])]).count, 0)
             XCTAssertNotNil(try t.storage.event(id: expiring.id), "still stored until the sweep")
-            t.writer.sweep(now: 1_700_000_100)
+            // The sweep runs on the writer's thread, as the writer's own timer runs it.
+            let swept = XCTestExpectation(description: "swept")
+            XCTAssertTrue(
+                t.writer.perform { storage in
+                    XCTAssertEqual(try? storage.sweepExpired(now: 1_700_000_100, max: 1000), 1)
+                    swept.fulfill()
+                })
+            XCTAssertEqual(XCTWaiter().wait(for: [swept], timeout: 30), .completed)
             XCTAssertNil(try t.storage.event(id: expiring.id), "swept")
             XCTAssertNotNil(try t.storage.event(id: lasting.id))
         }

@@ -19,7 +19,7 @@ struct Configuration {
     /// LMDB's writes go through the event log, into LMDB at checkpoints (`store.log`).
     var logWrites = true
     var checkpointSeconds = 5
-    var checkpointMB = 8
+    var checkpointMB = 4
     var checkpointChunkEvents = LogOptions().checkpointChunkEvents
     /// `postgres://…`: the shared PostgreSQL store instead of LMDB in `dataDirectory`.
     var storeURL = ""

@@ -1,4 +1,5 @@
 import EventStorage
+import Logging
 import NostrCore
 
 /// The log-backed write path (`StoreOptions.log`): a batch's stored writes go into the event log
@@ -111,6 +112,18 @@ extension EventStore {
             }
             usleep(20_000)
         }
+    }
+
+    /// A store without the log, caught up with what a log in its directory holds.
+    public static func openCaughtUp(path: String, options: StoreOptions, logger: Logger) throws -> EventStore {
+        let store = try EventStore(path: path, options: options, logger: logger)
+        do {
+            try store.catchUpWithLog()
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
     }
 
     /// The relay's side of `catchUpWithLog`: whether a tool asked for a checkpoint past the last.

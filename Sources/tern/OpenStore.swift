@@ -11,19 +11,10 @@ extension Serve {
     /// directory.
     static func openStore(_ configuration: Configuration, logger: Logger) throws -> any EventStorage {
         guard !configuration.storeURL.isEmpty else {
-            let store = try EventStore(
-                path: configuration.dataDirectory, options: configuration.storeOptions, logger: logger)
             // With `store.log = false`, what a log left behind (written with the log on, then a
             // crash) goes into LMDB first: an acknowledged event is never left out.
-            if !configuration.logWrites {
-                do {
-                    try store.catchUpWithLog()
-                } catch {
-                    store.close()
-                    throw error
-                }
-            }
-            return store
+            let open = configuration.logWrites ? EventStore.init : EventStore.openCaughtUp
+            return try open(configuration.dataDirectory, configuration.storeOptions, logger)
         }
         #if Postgres
             return try PostgresStore(

@@ -31,16 +31,9 @@ struct StoreAccess: ParsableArguments {
     func open() throws -> EventStore {
         let configuration = try configuration()
         do {
-            let store = try EventStore(
+            return try EventStore.openCaughtUp(
                 path: configuration.dataDirectory, options: configuration.toolStoreOptions,
                 logger: Logger(label: "tern"))
-            do {
-                try store.catchUpWithLog()
-            } catch {
-                store.close()
-                throw error
-            }
-            return store
         } catch {
             throw ToolError("cannot open the store at \(configuration.dataDirectory): \(error)")
         }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures the release relay with `tern bench` on loopback, the figures of BENCHMARKS.md.
-# Usage: scripts/bench-relay.sh [ingest|query|fanout|fanout10k|memory100k|store1m|fairness]
+# Usage: scripts/bench-relay.sh [ingest|query|fanout|fanout500|fanout10k|memory100k|store1m|fairness]
 #        (default: the first four)
 # Every run starts its own relay on 127.0.0.1 with a fresh data directory and stops it by its pid.
 # RELAY_BIN=/path/to/tern measures another build of the relay (an older commit, for an A/B run in
@@ -37,6 +37,7 @@ case "${1:-all}" in
     ingest)     fresh; run ingest ingest --events 20000 --connections 8 --window 32 ;;
     query)      fresh; run query query --events 20000 --connections 8 --window 8 --duration 10 ;;
     fanout)     fresh; run fanout fanout --subscribers 200 --events 200 --connections 1 --window 8 ;;
+    fanout500)  fresh; run fanout500 fanout --subscribers 500 --events ${EVENTS:-400} --connections 1 --window 8 ;;
     fanout10k)  fresh; run fanout10k fanout --subscribers 10000 --events 1 --connections 1 --window 1 ;;
     memory100k) fresh; run memory100k ingest --events 100000 --connections 8 --window 32 ;;
     store1m)

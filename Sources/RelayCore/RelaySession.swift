@@ -74,8 +74,8 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     enum Mail {
         /// One of this connection's events was processed: answer it with an OK.
         case finished(Bytes32, Outcome)
-        /// A live event for some of this connection's subscriptions.
-        case live([UInt8], [String], sequence: UInt64)
+        /// Live events for some of this connection's subscriptions (a matcher batch's).
+        case live([LiveEvent])
         /// A REQ's stored events were read.
         case answered(QueryTask, Result<QueryAnswer, any Error>)
         /// A COUNT was counted.
@@ -297,9 +297,15 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
                     let index = arrivals.firstIndex { $0.id == id }
                     ok(id, outcome, arrived: index.map { arrivals.remove(at: $0).at } ?? RelayMetrics.now())
                     eventFinished()
-                case .live(let eventJSON, let subscriptionIDs, let sequence):
-                    guard !closed else { continue }
-                    for subscriptionID in subscriptionIDs { live(eventJSON, subscriptionID, sequence) }
+                case .live(let lives):
+                    var sent = 0
+                    for event in lives {
+                        for subscriptionID in event.subscriptionIDs {
+                            guard !closed else { break }
+                            if live(event.json, subscriptionID, event.sequence) { sent += 1 }
+                        }
+                    }
+                    if sent > 0 { relay.metrics.sent(.event, count: sent) }
                 case .answered(let task, let result):
                     guard !closed else { continue }
                     startSending(task, result)
@@ -324,14 +330,7 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
 
     /// Live events from the matcher, on its thread: queued for this connection's thread, with
     /// one wake-up for all of them.
-    public func deliver(_ lives: [LiveEvent]) {
-        let first = mailbox.withLockedValue { box in
-            let wasEmpty = box.isEmpty
-            for live in lives { box.append(.live(live.json, live.subscriptionIDs, sequence: live.sequence)) }
-            return wasEmpty
-        }
-        if first { transport.execute { [self] in readMail() } }
-    }
+    public func deliver(_ lives: [LiveEvent]) { post(.live(lives)) }
 
     /// A query's answer, from a reader thread.
     func answered(_ task: QueryTask, _ result: Result<QueryAnswer, any Error>) {
@@ -449,17 +448,15 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
     }
 
     /// A live event for one subscription: sent after EOSE if the stored answer did not hold it,
-    /// held until then otherwise.
-    private func live(_ json: [UInt8], _ subscriptionID: String, _ sequence: UInt64) {
-        guard let index = subscriptions.index(forKey: subscriptionID) else { return }
+    /// held until then otherwise. Whether it was sent (the caller counts them).
+    private func live(_ json: [UInt8], _ subscriptionID: String, _ sequence: UInt64) -> Bool {
+        guard let index = subscriptions.index(forKey: subscriptionID) else { return false }
         if case .live(let snapshot) = subscriptions.values[index].phase {
             // Sending may close the connection (a client over its budget), which empties
             // `subscriptions`: nothing is touched after it.
-            if sequence > snapshot {
-                relay.metrics.sent(.event)
-                transport.sendEvent(prefix: subscriptions.values[index].prefix, eventJSON: json)
-            }
-            return
+            guard sequence > snapshot else { return false }
+            transport.sendEvent(prefix: subscriptions.values[index].prefix, eventJSON: json)
+            return true
         }
         // Take the phase out of the dictionary so that its held events are appended in place.
         var phase = subscriptions.values[index].phase
@@ -469,16 +466,23 @@ public final class RelaySession: Subscriber, EventOrigin, @unchecked Sendable {
             break
         case .loading(var held):
             phase = .live(snapshot: .max)
-            guard held.count < Self.maxHeldLive else { return overflow(subscriptionID) }
+            guard held.count < Self.maxHeldLive else {
+                overflow(subscriptionID)
+                return false
+            }
             held.append((json, sequence))
             phase = .loading(held: held)
         case .sending(let answer, let next, var held):
             phase = .live(snapshot: .max)
-            guard held.count < Self.maxHeldLive else { return overflow(subscriptionID) }
+            guard held.count < Self.maxHeldLive else {
+                overflow(subscriptionID)
+                return false
+            }
             held.append((json, sequence))
             phase = .sending(answer, next: next, held: held)
         }
         subscriptions.values[index].phase = phase
+        return false
     }
 
     private func overflow(_ subscriptionID: String) {

@@ -88,20 +88,36 @@ public final class SubscriptionIndex: Sendable {
         }
     }
 
-    final class Entry: Sendable {
+    /// A subscription. `matchedBy` is the last match (its number) that took it; guarded by
+    /// the index's lock, like all of its state.
+    final class Entry: @unchecked Sendable {
         let key: Key
         let subscriber: any Subscriber
         let filters: [Filter]
-        init(key: Key, subscriber: any Subscriber, filters: [Filter]) {
+        let connection: Connection
+        var matchedBy: UInt64 = 0
+        init(key: Key, subscriber: any Subscriber, filters: [Filter], connection: Connection) {
             self.key = key
             self.subscriber = subscriber
             self.filters = filters
+            self.connection = connection
         }
+    }
+
+    /// A connection's subscriptions, and where the last match that found one of them put the
+    /// connection in its answer; guarded by the index's lock.
+    final class Connection: @unchecked Sendable {
+        var subscriptionIDs: Set<String> = []
+        var matchedBy: UInt64 = 0
+        var answerIndex = 0
     }
 
     struct State {
         var entries: [Key: Entry] = [:]
-        var byConnection: [UInt64: Set<String>] = [:]
+        var byConnection: [UInt64: Connection] = [:]
+        /// The number of the last match, so that an entry or connection marked with it was
+        /// found by this match already (no set of seen entries to build per event).
+        var matches: UInt64 = 0
         var byID: [Bytes32: [Ref]] = [:]
         var byAuthor: [Bytes32: [Ref]] = [:]
         var byTag: [TagKey: [Ref]] = [:]
@@ -116,7 +132,7 @@ public final class SubscriptionIndex: Sendable {
     public var count: Int { state.withLockedValue { $0.entries.count } }
 
     public func count(connection: UInt64) -> Int {
-        state.withLockedValue { $0.byConnection[connection]?.count ?? 0 }
+        state.withLockedValue { $0.byConnection[connection]?.subscriptionIDs.count ?? 0 }
     }
 
     /// Adds a subscription, replacing one with the same id on the same connection.
@@ -124,9 +140,11 @@ public final class SubscriptionIndex: Sendable {
         let key = Key(connection: connection, subscriptionID: subscriptionID)
         state.withLockedValue { s in
             Self.unindex(&s, key)
-            let entry = Entry(key: key, subscriber: subscriber, filters: filters)
+            let owner = s.byConnection[connection] ?? Connection()
+            s.byConnection[connection] = owner
+            owner.subscriptionIDs.insert(subscriptionID)
+            let entry = Entry(key: key, subscriber: subscriber, filters: filters, connection: owner)
             s.entries[key] = entry
-            s.byConnection[connection, default: []].insert(subscriptionID)
             for (i, filter) in filters.enumerated() where !filter.matchesNothing {
                 let ref = Ref(entry: entry, filter: i)
                 switch Attribute(filter) {
@@ -147,7 +165,7 @@ public final class SubscriptionIndex: Sendable {
 
     public func removeAll(connection: UInt64) {
         state.withLockedValue { s in
-            for id in s.byConnection[connection] ?? [] {
+            for id in s.byConnection[connection]?.subscriptionIDs ?? [] {
                 Self.unindex(&s, Key(connection: connection, subscriptionID: id))
             }
             s.byConnection[connection] = nil
@@ -156,8 +174,8 @@ public final class SubscriptionIndex: Sendable {
 
     private static func unindex(_ s: inout State, _ key: Key) {
         guard let entry = s.entries.removeValue(forKey: key) else { return }
-        s.byConnection[key.connection]?.remove(key.subscriptionID)
-        if s.byConnection[key.connection]?.isEmpty == true { s.byConnection[key.connection] = nil }
+        entry.connection.subscriptionIDs.remove(key.subscriptionID)
+        if entry.connection.subscriptionIDs.isEmpty { s.byConnection[key.connection] = nil }
         func drop<K: Hashable>(_ map: inout [K: [Ref]], _ k: K) {
             map[k]?.removeAll { $0.entry === entry }
             if map[k]?.isEmpty == true { map[k] = nil }
@@ -177,28 +195,27 @@ public final class SubscriptionIndex: Sendable {
     public func match(_ event: Event) -> [(any Subscriber, [String])] {
         state.withLockedValue { s in
             // A subscription is listed once per filter and value it is filed under: the first
-            // match counts. Most connections have one matching subscription, so the answer is
-            // a list, and a connection seen before is found through `byConnection`.
-            var matched: Set<ObjectIdentifier> = []
-            var byConnection: [UInt64: Int] = [:]
+            // match counts (an entry marked with this match's number was taken). Most
+            // connections have one matching subscription, so the answer is a list, and a
+            // connection marked with this match's number holds its place in it.
+            s.matches &+= 1
+            let mark = s.matches
             var answer: [(any Subscriber, [String])] = []
             func consider(_ refs: [Ref]?) {
                 guard let refs else { return }
                 for ref in refs {
                     let entry = ref.entry
-                    guard !matched.contains(ObjectIdentifier(entry)),
+                    guard entry.matchedBy != mark,
                         entry.filters.withUnsafeBufferPointer({ $0[ref.filter].matches(event) })
                     else { continue }
-                    if matched.isEmpty {
-                        matched.reserveCapacity(refs.count)
-                        byConnection.reserveCapacity(refs.count)
-                        answer.reserveCapacity(refs.count)
-                    }
-                    matched.insert(ObjectIdentifier(entry))
-                    if let i = byConnection[entry.key.connection] {
-                        answer[i].1.append(entry.key.subscriptionID)
+                    if answer.isEmpty { answer.reserveCapacity(refs.count) }
+                    entry.matchedBy = mark
+                    let connection = entry.connection
+                    if connection.matchedBy == mark {
+                        answer[connection.answerIndex].1.append(entry.key.subscriptionID)
                     } else {
-                        byConnection[entry.key.connection] = answer.count
+                        connection.matchedBy = mark
+                        connection.answerIndex = answer.count
                         answer.append((entry.subscriber, [entry.key.subscriptionID]))
                     }
                 }

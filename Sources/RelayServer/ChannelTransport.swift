@@ -47,10 +47,10 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// Called once the backlog falls under an eighth of the budget (`whenDrained`).
     private var drained: (() -> Void)?
 
-    /// The context of NIO's WebSocket frame encoder: text frames, whose header this transport
-    /// writes itself into room left before the payload, are written from there, past the
-    /// encoder. (The encoder would write each header as a buffer of its own, because the
-    /// payload buffer it is handed is not uniquely referenced.) Nil: frames go through it.
+    /// The context that whole frames are written and flushed from: the handler nearest the
+    /// socket, past NIO's WebSocket frame encoder (this transport writes text frames' headers
+    /// itself; the encoder would write each header as a buffer of its own) and the handlers that
+    /// only pass writes on. Nil: frames go through the whole pipeline and its encoder.
     private let frameSink: ChannelHandlerContext?
 
     /// Counts the clients dropped for not reading.
@@ -73,22 +73,35 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         ledger.opened()
     }
 
-    /// The bytes NIO holds for this channel that the kernel has not taken. Asking the channel
-    /// costs a generic option lookup, so inside a batch (where no I/O happens between writes)
-    /// the count after the batch's last write is used.
+    /// The bytes written for this client that the kernel has not taken: NIO's and the frames
+    /// not yet handed to it. Asking the channel costs a generic option lookup, so until the next
+    /// flush (no I/O of this transport happens between its writes) the count after the last
+    /// write is used.
     private var backlog: Int {
-        if let known = batchBacklog { return known }
-        return (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        if let known = knownBacklog { return known }
+        let held = (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        return held + (frames?.readableBytes ?? 0)
     }
 
-    /// The backlog after this batch's last write (nil outside a batch, or before its first write).
-    private var batchBacklog: Int?
+    /// The backlog after the last write since the last flush (nil before the first).
+    private var knownBacklog: Int?
+
+    /// Frames written since the last flush, whole (header and payload), one after the other:
+    /// handed to the channel as one buffer before each flush, so a burst of messages costs one
+    /// allocation and one pipeline write instead of one each.
+    private var frames: ByteBuffer?
+
+    /// The most `frames` holds before it is handed on without a flush (bounds its copies).
+    static let framesLimit = 64 * 1024
 
     /// Reports this client's backlog after a flush (or when it became writable again), and drops
     /// the client if it holds more than its share while the relay is over its total budget.
     func refresh() {
         guard lifecycle != .released else { return }
+        knownBacklog = nil  // after a flush or I/O: ask the channel
         let now = backlog
+        // Until the next flush the channel's count can only fall: this bound saves asking again.
+        knownBacklog = now
         let total = ledger.add(now - accounted)
         accounted = now
         if lifecycle == .open && ledger.isOverShare(now, total: total) { return drop() }
@@ -116,6 +129,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         guard lifecycle != .released else { return }
         lifecycle = .released
         drained = nil  // it holds the session: no cycle outlives the connection
+        frames = nil
         ledger.add(-accounted)
         accounted = 0
         ledger.closed()
@@ -127,6 +141,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
             lifecycle = .closing
             metrics?.droppedSlowClient()
         }
+        frames = nil
         channel.close(promise: nil)
     }
 
@@ -161,7 +176,6 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     /// While a batch of reads is handled, writes are flushed once at its end. Writes still
     /// waiting for a queued flush are flushed with the batch.
     func beginBatch() {
-        batchBacklog = nil
         if case .flushQueued = output {
             output = .batch(wrote: true)
         } else {
@@ -181,16 +195,34 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         let wrote: Bool
         if case .batch(let w) = output { wrote = w } else { wrote = false }
         output = .idle
-        batchBacklog = nil
-        if wrote {
-            channel.flush()
-            refresh()
-        }
+        if wrote { flush() }
+    }
+
+    /// Hands the frames to the channel, flushes it, and reports the backlog.
+    private func flush() {
+        handOverFrames()
+        if let frameSink { frameSink.flush() } else { channel.flush() }
+        refresh()
+    }
+
+    /// Writes the frames gathered so far to the channel (without a flush).
+    private func handOverFrames() {
+        guard let buffer = frames else { return }
+        frames = nil
+        if let frameSink { frameSink.write(NIOAny(buffer), promise: nil) }
     }
 
     func sendEvent(prefix: [UInt8], eventJSON: [UInt8]) {
         guard lifecycle == .open else { return }
-        var buffer = frameBuffer(payload: prefix.count + eventJSON.count + 1)
+        let length = prefix.count + eventJSON.count + 1
+        if frameSink != nil && (deflater == nil || length < deflater!.minimumSize) {
+            var buffer = takeFrames(adding: length)
+            buffer.writeBytes(prefix)
+            buffer.writeBytes(eventJSON)
+            buffer.writeInteger(UInt8(ascii: "]"))
+            return wrote(buffer, frame: length)
+        }
+        var buffer = frameBuffer(payload: length)
         buffer.writeBytes(prefix)
         buffer.writeBytes(eventJSON)
         buffer.writeInteger(UInt8(ascii: "]"))
@@ -199,9 +231,61 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     private func write(_ text: [UInt8]) {
         guard lifecycle == .open else { return }
+        if frameSink != nil && (deflater == nil || text.count < deflater!.minimumSize) {
+            var buffer = takeFrames(adding: text.count)
+            buffer.writeBytes(text)
+            return wrote(buffer, frame: text.count)
+        }
         var buffer = frameBuffer(payload: text.count)
         buffer.writeBytes(text)
         write(buffer)
+    }
+
+    /// The frames buffer, taken out of `frames` (so it is uniquely referenced while written), with
+    /// the header of an uncompressed text frame of `length` bytes written, and room for them.
+    private func takeFrames(adding length: Int) -> ByteBuffer {
+        let needed = Self.frameHeadroom + length
+        var buffer: ByteBuffer
+        if var held = frames, held.readableBytes + needed <= Self.framesLimit {
+            frames = nil
+            held.reserveCapacity(minimumWritableBytes: needed)
+            buffer = held
+        } else {
+            handOverFrames()
+            buffer = channel.allocator.buffer(capacity: max(needed, 2048))
+        }
+        Self.writeTextFrameHeader(&buffer, length: length)
+        return buffer
+    }
+
+    /// Writes the header of an unmasked, final, uncompressed text frame of `length` bytes.
+    static func writeTextFrameHeader(_ buffer: inout ByteBuffer, length: Int) {
+        if length < 126 {
+            buffer.writeMultipleIntegers(UInt8(0x81), UInt8(length))
+        } else if length <= 0xFFFF {
+            buffer.writeMultipleIntegers(UInt8(0x81), UInt8(126), UInt16(length))
+        } else {
+            buffer.writeMultipleIntegers(UInt8(0x81), UInt8(127), UInt64(length))
+        }
+    }
+
+    /// Keeps `buffer` (the frames, with a new frame of `frame` payload bytes at its end) and does
+    /// what every write does: the budget, the ledger, and the flush.
+    private func wrote(_ buffer: ByteBuffer, frame: Int) {
+        let added = frame + (frame < 126 ? 2 : frame <= 0xFFFF ? 4 : 10)
+        frames = buffer
+        account(adding: added)
+        guard lifecycle == .open else { return }
+        scheduleFlush()
+    }
+
+    /// Adds `bytes` to this client's backlog; past the budget, the client is dropped.
+    private func account(adding bytes: Int) {
+        let queued = backlog + bytes
+        if queued > budget { return drop() }
+        ledger.add(queued - accounted)
+        accounted = queued
+        knownBacklog = queued
     }
 
     /// The longest header of a frame the server sends (unmasked, 64-bit length).
@@ -253,11 +337,9 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         }
         // The bytes NIO holds for this channel that the kernel has not taken: a client that does
         // not read lets them pile up; past the budget it is dropped at once.
-        let queued = backlog + buffer.readableBytes
-        if queued > budget { return drop() }
-        ledger.add(queued - accounted)
-        accounted = queued
-        if case .batch = output { batchBacklog = queued }
+        account(adding: buffer.readableBytes)
+        guard lifecycle == .open else { return }
+        handOverFrames()  // the frames before this one go first
         if let frameSink, buffer.readerIndex >= Self.frameHeadroom {
             var frame = buffer
             Self.prependTextFrameHeader(&frame, compressed: compressed)
@@ -265,6 +347,11 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         } else {
             channel.write(WebSocketFrame(fin: true, rsv1: compressed, opcode: .text, data: buffer), promise: nil)
         }
+        scheduleFlush()
+    }
+
+    /// After a write: a batch flushes at its end; outside one, a flush is queued on the loop.
+    private func scheduleFlush() {
         switch output {
         case .batch:
             output = .batch(wrote: true)
@@ -279,8 +366,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
             loop.execute {
                 guard case .flushQueued = self.output else { return }
                 self.output = .idle
-                self.channel.flush()
-                self.refresh()
+                self.flush()
             }
         }
     }
@@ -289,6 +375,7 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     func close(code: WebSocketErrorCode, reason: String) {
         guard lifecycle == .open else { return }
         lifecycle = .closing
+        handOverFrames()  // what was written before the close frame goes before it
         var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)

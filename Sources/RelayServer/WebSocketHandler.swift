@@ -39,9 +39,14 @@ final class WebSocketHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        // Whole frames are written and flushed from the handler nearest the socket (the idle
+        // timer's, which only watches reads), past every handler that would just pass them on.
+        let sync = context.pipeline.syncOperations
+        let sink =
+            (try? sync.context(handlerType: IdleStateHandler.self))
+            ?? (try? sync.context(handlerType: WebSocketFrameEncoder.self))
         let transport = ChannelTransport(
-            channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: encoder,
+            channel: context.channel, budget: relay.limits.outboundBudget, ledger: ledger, frameSink: sink,
             metrics: relay.metrics, deflater: deflater)
         let refusal: String
         var code = 1013

@@ -103,6 +103,8 @@ public final class BenchRunner {
         defer { subscribers.forEach { $0.1.close() } }
         let publishers = try open(options.connections)
         defer { publishers.forEach { $0.close() } }
+        // The unit for the relay's CPU per delivery, measured here before the load (with --pid).
+        let verify = options.relayPID.map { _ in VerifyCost.measure(count: 1000) }
         let meter = Meter(pid: options.relayPID, disk: options.disk)
         let sendTimes = SendTimes(count: events.count)
         let drivers = ingestDrivers(events, publishers, sendTimes: sendTimes)
@@ -117,6 +119,15 @@ public final class BenchRunner {
         addDeliveries(subscribers.map(\.0), accepted: accepted, sendTimes: sendTimes, elapsed: elapsed, to: &report)
         meter.report(into: &report, events: events.count, threads: options.threads)
         meter.reportDisk(into: &report, accepted: accepted)
+        let deliveries = subscribers.reduce(0) { $0 + $1.0.count }
+        if let verify, deliveries > 0, let cpu = meter.relayCPUSeconds() {
+            // All of the relay's CPU in the phase (the publishing too) over the deliveries.
+            let perDelivery = cpu * 1e6 / Double(deliveries)
+            report.add("relay_cpu_us_per_delivery", .number((perDelivery * 100).rounded() / 100))
+            report.add("schnorr_verify_us", .number((verify * 100).rounded() / 100))
+            report.add(
+                "relay_cpu_per_delivery_in_verifications", .number((perDelivery / verify * 1000).rounded() / 1000))
+        }
     }
 
     func mixed(_ events: [PreparedEvent], into report: inout BenchReport) throws {

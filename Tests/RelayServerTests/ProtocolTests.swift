@@ -353,4 +353,53 @@ final class ProtocolTests: XCTestCase {
             answers.dropLast().map { ($0[2] as? [String: Any])?["content"] as? String },
             events.map(\.content), "all three, whole")
     }
+
+    /// A connection's messages of one burst go out as frames packed into shared buffers, handed
+    /// on at 64 KB: a burst of live events (two subscriptions each) and a stored answer of many
+    /// times that size arrive whole and in order.
+    func testBurstsOfManyFramesArriveWholeAndInOrder() async throws {
+        let relay = try TestRelay()
+        defer { relay.stop() }
+        let (live, _) = try await relay.connectReady()
+        live.send(#"["REQ","notes",{"kinds":[1]}]"#)
+        live.send(#"["REQ","alice",{"authors":["\#(alice.publicKey.hex)"]}]"#)
+        _ = try await live.messages(until: "EOSE")
+        _ = try await live.messages(until: "EOSE")
+        let (publisher, _) = try await relay.connectReady()
+        let events = (0..<150).map { i in
+            alice.event(
+                kind: 1, content: "\(i) " + String(repeating: "x", count: 40 + (i * 37) % 1_900),
+                createdAt: now - 1_000 + Int64(i))
+        }
+        for event in events { publisher.send(event.message) }  // all at once: one burst
+        var accepted = 0
+        for _ in events {
+            let ok = try await publisher.nextMessage()
+            XCTAssertEqual(ok[0] as? String, "OK")
+            if ok[2] as? Bool == true { accepted += 1 }
+        }
+        XCTAssertEqual(accepted, events.count)
+        let contents = Dictionary(uniqueKeysWithValues: events.map { ($0.id.hex, $0.content) })
+        var delivered: [String: [String]] = [:]
+        for _ in 0..<(2 * events.count) {
+            let message = try await live.nextMessage()
+            XCTAssertEqual(message[0] as? String, "EVENT")
+            let event = try XCTUnwrap(message[2] as? [String: Any])
+            let whole = event["content"] as? String == contents[event["id"] as? String ?? ""]
+            delivered[message[1] as! String, default: []].append(whole ? event["id"] as! String : "torn")
+        }
+        XCTAssertEqual(delivered["notes"], events.map(\.id.hex), "every event, whole, in commit order")
+        XCTAssertEqual(delivered["alice"], events.map(\.id.hex))
+
+        let (reader, _) = try await relay.connectReady()
+        reader.send(#"["REQ","stored",{"kinds":[1],"limit":150}]"#)
+        let answers = try await reader.messages(until: "EOSE")
+        XCTAssertEqual(answers.count, events.count + 1)
+        let stored = answers.dropLast().map { answer -> String in
+            let event = answer[2] as? [String: Any]
+            let id = event?["id"] as? String ?? ""
+            return event?["content"] as? String == contents[id] ? id : "torn"
+        }
+        XCTAssertEqual(stored, events.reversed().map(\.id.hex), "newest first, whole")
+    }
 }

@@ -20,6 +20,59 @@ public struct EventHead: Sendable, Equatable {
     /// Reads the head of an event's JSON object, stopping once the five fields are found (the
     /// relay writes them first); nil when one is missing or malformed.
     public static func decode(json: UnsafeBufferPointer<UInt8>) -> EventHead? {
+        if let head = decodeAsWritten(json) { return head }
+        return decodeAnyOrder(json)
+    }
+
+    /// The head of JSON laid out as `Event.appendJSON` writes it (every stored event): the
+    /// fields at known places, no key compared by scanning. Nil for any other layout (the
+    /// general reader then decides).
+    static func decodeAsWritten(_ json: UnsafeBufferPointer<UInt8>) -> EventHead? {
+        // {"id":"<64>","pubkey":"<64>","created_at":<digits>,"kind":<digits>,"tags":[
+        guard json.count > 190, has(json, at: 0, "{\"id\":\""), has(json, at: 71, "\",\"pubkey\":\""),
+            has(json, at: 147, "\",\"created_at\":"),
+            let id = Bytes32(hex64: UnsafeBufferPointer(rebasing: json[7..<71])),
+            let pubkey = Bytes32(hex64: UnsafeBufferPointer(rebasing: json[83..<147]))
+        else { return nil }
+        var position = 162
+        guard let createdAt = digits(json, &position, max: 18), has(json, at: position, ",\"kind\":") else {
+            return nil
+        }
+        position += 8
+        guard let kind = digits(json, &position, max: 5), kind <= 65535, has(json, at: position, ",\"tags\":[")
+        else { return nil }
+        var s = JSONScanner(json)
+        s.position = position + 8
+        let start = s.position
+        do { try s.skipValue(depth: 1) } catch { return nil }
+        return EventHead(id: id, pubkey: pubkey, createdAt: createdAt, kind: UInt16(kind), tags: start..<s.position)
+    }
+
+    @inline(__always)
+    private static func has(_ json: UnsafeBufferPointer<UInt8>, at offset: Int, _ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard offset + count <= json.count else { return false }
+        return memcmp(json.baseAddress! + offset, literal.utf8Start, count) == 0
+    }
+
+    /// A run of 1 to `max` decimal digits from `position` (moved past them), without a leading
+    /// zero unless it is the only digit: JSON's form of a non-negative integer.
+    @inline(__always)
+    private static func digits(_ json: UnsafeBufferPointer<UInt8>, _ position: inout Int, max: Int) -> Int64? {
+        var value: Int64 = 0
+        let start = position
+        while position < json.count, position - start < max, json[position] &- 0x30 < 10 {
+            value = value * 10 + Int64(json[position] &- 0x30)
+            position += 1
+        }
+        let length = position - start
+        guard length > 0, position < json.count, json[position] &- 0x30 >= 10 else { return nil }
+        if length > 1 && json[start] == 0x30 { return nil }
+        return value
+    }
+
+    /// The head of an event object with its keys in any order.
+    static func decodeAnyOrder(_ json: UnsafeBufferPointer<UInt8>) -> EventHead? {
         var s = JSONScanner(json)
         var id: Bytes32?
         var pubkey: Bytes32?
@@ -99,3 +152,9 @@ extension Filter {
         return matchesTags(json: json)
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

@@ -248,7 +248,11 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         var buffer: ByteBuffer
         if var held = frames, held.readableBytes + needed <= Self.framesLimit {
             frames = nil
-            held.reserveCapacity(minimumWritableBytes: needed)
+            // Doubling (up to the limit), so that a burst is copied a few times, not per frame.
+            let required = held.writerIndex + needed
+            if required > held.capacity {
+                held.reserveCapacity(max(required, min(held.capacity * 2, Self.framesLimit)))
+            }
             buffer = held
         } else {
             handOverFrames()

@@ -1,6 +1,8 @@
-import NostrCore
+import Foundation
 import NostrTools
 import XCTest
+
+@testable import NostrCore
 
 final class CanonicalSerializationTests: XCTestCase {
     /// Ids computed by an independent implementation (Python's json.dumps with
@@ -147,6 +149,51 @@ final class CanonicalSerializationTests: XCTestCase {
             Filter(tags: [.init(name: UInt8(ascii: "d"), values: ["x"])]).matches(head!), "tags are not in a head")
         for bad in [#"{"id":"zz"}"#, #"{"kind":1}"#, "[]", #"{"id":5,"#, ""] {
             XCTAssertNil(Array(bad.utf8).withUnsafeBufferPointer { EventHead.decode(json: $0) }, bad)
+        }
+    }
+
+    /// Stored JSON (the relay's own layout) is read at fixed places; any other layout by the
+    /// general reader, with the same answer.
+    func testEventHeadOfTheRelaysLayoutAgreesWithTheGeneralReader() {
+        let signer = Signer(seed: 7)
+        let times: [Int64] = [0, 9, 10, 99, 1_700_000_000, 99_999_999_999]
+        let tagSets: [[[String]]] = [[], [["e", String(repeating: "ab", count: 32)]], [["t", "a,b]"], ["d", "日本"]]]
+        for (i, createdAt) in times.enumerated() {
+            for kind in [0, 1, 7, 30023, 65535] as [UInt16] {
+                let event = signer.event(
+                    kind: kind, content: "c \"\(i)\" ü", tags: Tags(tagSets[i % tagSets.count]), createdAt: createdAt)
+                let json = event.jsonBytes
+                json.withUnsafeBufferPointer { bytes in
+                    let fast = EventHead.decodeAsWritten(bytes)
+                    XCTAssertNotNil(fast, "the relay's layout is read at fixed places")
+                    XCTAssertEqual(fast, EventHead.decodeAnyOrder(bytes))
+                    XCTAssertEqual(fast?.id, event.id)
+                    XCTAssertEqual(fast?.createdAt, createdAt)
+                    XCTAssertEqual(fast?.kind, kind)
+                }
+            }
+        }
+        // Other layouts: spaces, another key order, a negative or fractional created_at.
+        let event = signer.event(kind: 1, content: "x", tags: Tags([["t", "y"]]), createdAt: 1_700_000_000)
+        let canonical = event.json
+        let spaced = canonical.replacingOccurrences(of: #"":"#, with: #"": "#)
+        let reordered =
+            #"{"kind":1,"id":"\#(event.id.hex)","created_at":1700000000,"pubkey":"\#(event.pubkey.hex)","tags":[["t","y"]],"content":"x","sig":"\#(event.sig.hex)"}"#
+        for other in [spaced, reordered] {
+            Array(other.utf8).withUnsafeBufferPointer { bytes in
+                XCTAssertNil(EventHead.decodeAsWritten(bytes), other)
+                let head = EventHead.decode(json: bytes)
+                XCTAssertEqual(head?.id, event.id, other)
+                XCTAssertEqual(head?.createdAt, 1_700_000_000, other)
+                XCTAssertEqual(head.map { String(decoding: bytes[$0.tags], as: UTF8.self) }, #"[["t","y"]]"#, other)
+            }
+        }
+        for odd in [#""created_at":-5,"#, #""created_at":1.5,"#, #""created_at":017,"#] {
+            let json = canonical.replacingOccurrences(of: #""created_at":1700000000,"#, with: odd)
+            Array(json.utf8).withUnsafeBufferPointer { bytes in
+                XCTAssertNil(EventHead.decodeAsWritten(bytes), odd)
+                XCTAssertEqual(EventHead.decode(json: bytes), EventHead.decodeAnyOrder(bytes), odd)
+            }
         }
     }
 

@@ -74,16 +74,16 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     }
 
     /// The bytes written for this client that the kernel has not taken: NIO's and the frames
-    /// not yet handed to it. Asking the channel costs a generic option lookup, so until the next
-    /// flush (no I/O of this transport happens between its writes) the count after the last
-    /// write is used.
+    /// not yet handed to it. Asking the channel costs a generic option lookup, so the count kept
+    /// since the last one is used (and checked with the channel before it drops the client).
     private var backlog: Int {
         if let known = knownBacklog { return known }
         let held = (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
         return held + (frames?.readableBytes ?? 0)
     }
 
-    /// The backlog after the last write since the last flush (nil before the first).
+    /// The backlog as last counted (after a write, or by a flush's `refresh`): an upper bound
+    /// until the next refresh, since NIO's count only falls between them. Nil: ask the channel.
     private var knownBacklog: Int?
 
     /// Frames written since the last flush, whole (header and payload), one after the other:
@@ -215,12 +215,14 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     func sendEvent(prefix: [UInt8], eventJSON: [UInt8]) {
         guard lifecycle == .open else { return }
         let length = prefix.count + eventJSON.count + 1
-        if frameSink != nil && (deflater == nil || length < deflater!.minimumSize) {
+        if packs(length) {
+            guard admit(frame: length) else { return }
             var buffer = takeFrames(adding: length)
             buffer.writeBytes(prefix)
             buffer.writeBytes(eventJSON)
             buffer.writeInteger(UInt8(ascii: "]"))
-            return wrote(buffer, frame: length)
+            frames = buffer
+            return scheduleFlush()
         }
         var buffer = frameBuffer(payload: length)
         buffer.writeBytes(prefix)
@@ -231,14 +233,31 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
 
     private func write(_ text: [UInt8]) {
         guard lifecycle == .open else { return }
-        if frameSink != nil && (deflater == nil || text.count < deflater!.minimumSize) {
+        if packs(text.count) {
+            guard admit(frame: text.count) else { return }
             var buffer = takeFrames(adding: text.count)
             buffer.writeBytes(text)
-            return wrote(buffer, frame: text.count)
+            frames = buffer
+            return scheduleFlush()
         }
         var buffer = frameBuffer(payload: text.count)
         buffer.writeBytes(text)
         write(buffer)
+    }
+
+    /// Whether a message of `length` bytes goes into the frames buffer: not compressed, and
+    /// there is a context to write the buffer from.
+    private func packs(_ length: Int) -> Bool {
+        guard frameSink != nil else { return false }
+        guard let deflater else { return true }
+        return length < deflater.minimumSize
+    }
+
+    /// Accounts for an uncompressed text frame of `length` payload bytes (its header too)
+    /// before it is added to the frames; false when that dropped the client.
+    private func admit(frame length: Int) -> Bool {
+        account(adding: length + (length < 126 ? 2 : length <= 0xFFFF ? 4 : 10))
+        return lifecycle == .open
     }
 
     /// The frames buffer, taken out of `frames` (so it is uniquely referenced while written), with
@@ -273,19 +292,16 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
         }
     }
 
-    /// Keeps `buffer` (the frames, with a new frame of `frame` payload bytes at its end) and does
-    /// what every write does: the budget, the ledger, and the flush.
-    private func wrote(_ buffer: ByteBuffer, frame: Int) {
-        let added = frame + (frame < 126 ? 2 : frame <= 0xFFFF ? 4 : 10)
-        frames = buffer
-        account(adding: added)
-        guard lifecycle == .open else { return }
-        scheduleFlush()
-    }
-
-    /// Adds `bytes` to this client's backlog; past the budget, the client is dropped.
+    /// Adds `bytes` to this client's backlog (`frames` as it was before them); past the budget,
+    /// the client is dropped.
     private func account(adding bytes: Int) {
-        let queued = backlog + bytes
+        var queued = backlog + bytes
+        if queued > budget && knownBacklog != nil {
+            // The count kept since the last flush is an upper bound (NIO may have written
+            // since): ask the channel before dropping anyone.
+            knownBacklog = nil
+            queued = backlog + bytes
+        }
         if queued > budget { return drop() }
         ledger.add(queued - accounted)
         accounted = queued

@@ -42,64 +42,131 @@ public enum SearchText {
     /// Calls `body` with the UTF-8 bytes of each token (valid during the call); stops when it
     /// returns false. Allocation-free for the usual text: the word is built in a stack buffer, and
     /// a character's lowercase form is a small string.
+    ///
+    /// Grapheme breaking (Swift's `Character`s) is needed only around non-ASCII text: between two
+    /// ASCII characters there is always a boundary (Unicode's rules join a character only to
+    /// non-ASCII marks, joiners and prepended characters; the one ASCII pair, CR LF, is no word
+    /// either way). So runs of ASCII are read as bytes, and only the stretches from an ASCII
+    /// character before non-ASCII text to the next pair of ASCII characters as `Character`s,
+    /// with the same state: the same words as `forEachTokenByCharacter`.
     public static func forEachTokenBytes(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool)
         rethrows
     {
         var text = text
         if try text.withUTF8({ bytes in try forEachASCIITokenBytes(bytes, body) }) { return }
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxTokenBytes) { word in
-            var length = 0
-            var full = false
-            func emit() throws -> Bool {
-                guard length > 0 else { return true }
-                defer {
-                    length = 0
-                    full = false
-                }
-                return try body(UnsafeBufferPointer(rebasing: word[0..<length]))
-            }
-            /// Appends a whole character's bytes, or (past the length limit) none from then on.
-            func append(_ character: Character) {
-                guard !full else { return }
-                let lower = character.lowercased()
-                guard length + lower.utf8.count <= maxTokenBytes else {
-                    full = true
-                    return
-                }
-                for byte in lower.utf8 {
-                    word[length] = byte
-                    length += 1
-                }
-            }
-            for character in text {
-                // An ASCII character is never an emoji here nor written without spaces: a letter
-                // or digit joins the word, anything else ends it (as below, without the lookups).
-                if let ascii = character.asciiValue {
-                    let lower = ascii >= 0x41 && ascii <= 0x5A ? ascii | 0x20 : ascii
-                    if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
-                        if !full && length < maxTokenBytes {
-                            word[length] = lower
-                            length += 1
-                        } else {
-                            full = true
-                        }
-                    } else {
-                        guard try emit() else { return }
+        let done = try text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxTokenBytes) { word -> Bool in
+                var words = WordState(word: word)
+                let utf8 = text.utf8
+                var i = 0
+                let n = bytes.count
+                while i < n {
+                    if bytes[i] < 0x80 && (i + 1 == n || bytes[i + 1] < 0x80) {
+                        guard try words.ascii(bytes[i], body) else { return true }
+                        i += 1
+                        continue
                     }
-                    continue
+                    // From here (an ASCII character that non-ASCII text may join, or non-ASCII
+                    // text) to the first ASCII character followed by another (not CR LF).
+                    var end = i + 1
+                    while end < n {
+                        if bytes[end - 1] < 0x80 && bytes[end] < 0x80 && end - 1 > i
+                            && !(bytes[end - 1] == 0x0D && bytes[end] == 0x0A)
+                        {
+                            break
+                        }
+                        end += 1
+                    }
+                    let from = utf8.index(utf8.startIndex, offsetBy: i)
+                    let to = utf8.index(utf8.startIndex, offsetBy: end)
+                    for character in text[from..<to] {
+                        guard try words.character(character, body) else { return true }
+                    }
+                    i = end
                 }
-                guard let first = character.unicodeScalars.first else { continue }
-                if isEmoji(character, first) || isWrittenWithoutSpaces(first) {
-                    guard try emit() else { return }
-                    append(character)
-                    guard try emit() else { return }
-                } else if character.isLetter || character.isNumber {
-                    append(character)
-                } else {
-                    guard try emit() else { return }
-                }
+                _ = try words.emit(body)
+                return true
             }
-            _ = try emit()
+        }
+        if done == nil { try forEachTokenByCharacter(text, body) }
+    }
+
+    /// The tokens read one `Character` at a time (the reference `forEachTokenBytes` agrees with).
+    static func forEachTokenByCharacter(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool)
+        rethrows
+    {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxTokenBytes) { word in
+            var words = WordState(word: word)
+            for character in text {
+                guard try words.character(character, body) else { return }
+            }
+            _ = try words.emit(body)
+        }
+    }
+
+    /// The word being read: its bytes (a fixed buffer, never more than `maxTokenBytes`), and
+    /// whether it reached that length (the rest of the word is then left out).
+    struct WordState {
+        /// Room for `maxTokenBytes` (the caller's).
+        let word: UnsafeMutableBufferPointer<UInt8>
+        var length = 0
+        var full = false
+
+        /// Hands over the word read so far, if any; false when `body` says stop.
+        mutating func emit(_ body: (UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows -> Bool {
+            guard length > 0 else { return true }
+            defer {
+                length = 0
+                full = false
+            }
+            return try body(UnsafeBufferPointer(rebasing: word[0..<length]))
+        }
+
+        /// An ASCII character: a letter or digit joins the word, anything else ends it. An ASCII
+        /// character is never an emoji here nor written without spaces.
+        @inline(__always)
+        mutating func ascii(_ byte: UInt8, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows -> Bool {
+            let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) {
+                if !full && length < SearchText.maxTokenBytes {
+                    word[length] = lower
+                    length += 1
+                } else {
+                    full = true
+                }
+                return true
+            }
+            return try emit(body)
+        }
+
+        mutating func character(_ character: Character, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool)
+            rethrows -> Bool
+        {
+            if let ascii = character.asciiValue { return try self.ascii(ascii, body) }
+            guard let first = character.unicodeScalars.first else { return true }
+            if SearchText.isEmoji(character, first) || SearchText.isWrittenWithoutSpaces(first) {
+                guard try emit(body) else { return false }
+                append(character)
+                return try emit(body)
+            } else if character.isLetter || character.isNumber {
+                append(character)
+                return true
+            }
+            return try emit(body)
+        }
+
+        /// Appends a whole character's bytes, or (past the length limit) none from then on.
+        mutating func append(_ character: Character) {
+            guard !full else { return }
+            let lower = character.lowercased()
+            guard length + lower.utf8.count <= SearchText.maxTokenBytes else {
+                full = true
+                return
+            }
+            for byte in lower.utf8 {
+                word[length] = byte
+                length += 1
+            }
         }
     }
 

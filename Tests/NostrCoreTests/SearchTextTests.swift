@@ -69,4 +69,46 @@ final class SearchTextTests: XCTestCase {
             SearchText.score(content: "nostr nostr", query: query),
             SearchText.score(content: "a long note that mentions nostr once among many other words", query: query))
     }
+
+    /// Runs of ASCII are read as bytes and only the text around non-ASCII as `Character`s: the
+    /// words are the same as reading every `Character`, on text made of the hard cases (marks
+    /// after ASCII letters, CR LF, joiners, flags, modifiers, prepended characters, case
+    /// mappings that grow, words past the length limit).
+    func testReadingASCIIRunsAsBytesGivesTheSameWordsAsReadingCharacters() {
+        let pieces = [
+            "a", "Z", "7", " ", ".", "-", "\r", "\n", "\r\n", "é", "e\u{301}", "\u{301}", "ü", "日本", "ひら", "ไทย",
+            "🤙", "👍🏽", "👨\u{200D}👩\u{200D}👧", "🇩🇪", "❤\u{FE0F}", "\u{600}", "\u{200D}", "\u{FE0F}", "Ω", "ß", "İ",
+            "ǅ", String(repeating: "x", count: 70), String(repeating: "ä", count: 40), "#nostr", "O'Brien",
+            "x\u{308}\u{301}",
+        ]
+        var rng = SplitMix(seed: 16)
+        func words(_ text: String, _ read: (String, (UnsafeBufferPointer<UInt8>) -> Bool) -> Void) -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            read(text) { word in
+                out.append(Array(word))
+                return true
+            }
+            return out
+        }
+        for _ in 0..<4_000 {
+            let count = Int(rng.next() % 24)
+            let text = (0..<count).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            XCTAssertEqual(
+                words(text) { SearchText.forEachTokenBytes($0, $1) },
+                words(text) { SearchText.forEachTokenByCharacter($0, $1) }, text.debugDescription)
+        }
+    }
+}
+
+/// A small deterministic generator for the tests' random text.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

@@ -7,7 +7,7 @@ import RelayCore
 import RelayServer
 
 /// The relay's side inputs, from the same bytes: JSON documents (NIP-86 requests, plugin answers,
-/// the stored NIP-86 lists), base64, and a NIP-98 `Authorization` header. Nothing may crash, and
+/// the stored NIP-86 lists), base64, NIP-50's words, and a NIP-98 `Authorization` header. Nothing may crash, and
 /// what parses must survive a round trip.
 enum SideInputTarget {
     static let httpAuth = HTTPAuth(relayURL: "", validation: ValidationService(limits: Limits()))
@@ -21,6 +21,18 @@ enum SideInputTarget {
             }
         }
         let text = String(decoding: bytes, as: UTF8.self)
+        // NIP-50's words: reading ASCII runs as bytes gives the words of reading every Character.
+        var words: [[UInt8]] = []
+        var reference: [[UInt8]] = []
+        SearchText.forEachTokenBytes(text) { word in
+            words.append(Array(word))
+            return true
+        }
+        SearchText.forEachTokenByCharacter(text) { word in
+            reference.append(Array(word))
+            return true
+        }
+        guard words == reference else { fatalError("search words differ from the reference: \(text.debugDescription)") }
         if let decoded = Base64.decode(text) {
             guard Base64.decode(Base64.encode(decoded)) == decoded else { fatalError("base64 round trip: \(text)") }
         }

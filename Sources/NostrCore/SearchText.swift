@@ -91,8 +91,9 @@ public enum SearchText {
         if done == nil { try forEachTokenByCharacter(text, body) }
     }
 
-    /// The tokens read one `Character` at a time (the reference `forEachTokenBytes` agrees with).
-    static func forEachTokenByCharacter(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool)
+    /// The tokens read one `Character` at a time: the reference that `forEachTokenBytes` agrees
+    /// with (the tests and the fuzz target compare them).
+    public static func forEachTokenByCharacter(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool)
         rethrows
     {
         try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxTokenBytes) { word in

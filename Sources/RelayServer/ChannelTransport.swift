@@ -213,35 +213,31 @@ final class ChannelTransport: ConnectionTransport, @unchecked Sendable {
     }
 
     func sendEvent(prefix: [UInt8], eventJSON: [UInt8]) {
-        guard lifecycle == .open else { return }
-        let length = prefix.count + eventJSON.count + 1
-        if packs(length) {
-            guard admit(frame: length) else { return }
-            var buffer = takeFrames(adding: length)
+        sendText(length: prefix.count + eventJSON.count + 1) { buffer in
             buffer.writeBytes(prefix)
             buffer.writeBytes(eventJSON)
             buffer.writeInteger(UInt8(ascii: "]"))
+        }
+    }
+
+    private func write(_ text: [UInt8]) {
+        sendText(length: text.count) { $0.writeBytes(text) }
+    }
+
+    /// Sends a text message of `length` bytes that `fill` writes: into the frames buffer, or
+    /// (compressed, or without a sink) into a buffer of its own.
+    @inline(__always)
+    private func sendText(length: Int, _ fill: (inout ByteBuffer) -> Void) {
+        guard lifecycle == .open else { return }
+        if packs(length) {
+            guard admit(frame: length) else { return }
+            var buffer = takeFrames(adding: length)
+            fill(&buffer)
             frames = buffer
             return scheduleFlush()
         }
         var buffer = frameBuffer(payload: length)
-        buffer.writeBytes(prefix)
-        buffer.writeBytes(eventJSON)
-        buffer.writeInteger(UInt8(ascii: "]"))
-        write(buffer)
-    }
-
-    private func write(_ text: [UInt8]) {
-        guard lifecycle == .open else { return }
-        if packs(text.count) {
-            guard admit(frame: text.count) else { return }
-            var buffer = takeFrames(adding: text.count)
-            buffer.writeBytes(text)
-            frames = buffer
-            return scheduleFlush()
-        }
-        var buffer = frameBuffer(payload: text.count)
-        buffer.writeBytes(text)
+        fill(&buffer)
         write(buffer)
     }
 

@@ -18,8 +18,8 @@ struct Configuration {
     var mapSizeMB = 8192
     /// LMDB's writes go through the event log, into LMDB at checkpoints (`store.log`).
     var logWrites = true
-    var checkpointSeconds = 5
-    var checkpointMB = 4
+    var checkpointSeconds = Int(LogOptions().checkpointSeconds)
+    var checkpointMB = LogOptions().checkpointBytes >> 20
     var checkpointChunkEvents = LogOptions().checkpointChunkEvents
     /// `postgres://…`: the shared PostgreSQL store instead of LMDB in `dataDirectory`.
     var storeURL = ""

@@ -1,5 +1,9 @@
 import NIOConcurrencyHelpers
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A bounded queue between threads that a consumer drains in batches: the writer's inbox of
 /// writes, and the matcher's inbox of commits. Producers never allocate while it has room (its
 /// storage is reserved once, and the consumer swaps buffers with it).
@@ -9,6 +13,8 @@ public final class BatchInbox<Item>: @unchecked Sendable {
     private var items: [Item] = []
     private var stopping = false
     public let capacity: Int
+    /// How many times a consumer began to wait for more items to gather (tests watch it).
+    private var gatherWaits = 0
 
     public init(capacity: Int) {
         self.capacity = capacity
@@ -44,6 +50,13 @@ public final class BatchInbox<Item>: @unchecked Sendable {
         }
     }
 
+    /// How many times a consumer has begun to let items gather (`Gather`).
+    public var gatherings: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return gatherWaits
+    }
+
     public var count: Int {
         condition.lock()
         defer { condition.unlock() }
@@ -52,8 +65,11 @@ public final class BatchInbox<Item>: @unchecked Sendable {
 
     /// Waits (up to `timeoutSeconds`) for items and moves up to `max` of them into `batch`, which
     /// must be empty. Returns false once the inbox is stopped and drained.
-    public func take(into batch: inout [Item], max: Int, timeoutSeconds: Double) -> Bool {
+    public func take(into batch: inout [Item], max: Int, timeoutSeconds: Double, gather: Gather? = nil) -> Bool {
         if !condition.lock(whenValue: true, timeoutSeconds: timeoutSeconds) { return true }
+        if let gather, items.count >= 2, items.count < min(max, gather.count), !stopping {
+            self.gather(gather, max: max)
+        }
         if items.count <= max {
             swap(&batch, &items)
         } else {
@@ -63,6 +79,42 @@ public final class BatchInbox<Item>: @unchecked Sendable {
         let done = batch.isEmpty && stopping
         condition.unlock(withValue: !items.isEmpty || stopping)
         return !done
+    }
+
+    /// How long a consumer that found several items waiting lets more gather before it takes
+    /// them, and for how many: several items at once mean that producers are busy, so a short
+    /// wait makes one batch of what would have been several (the writer: one log append and
+    /// one fdatasync instead of several). A single item, as from one client publishing one event
+    /// at a time, is taken at once.
+    public struct Gather: Sendable {
+        public var count: Int
+        public var seconds: Double
+
+        public init(count: Int, seconds: Double) {
+            self.count = count
+            self.seconds = seconds
+        }
+    }
+
+    /// With the lock held: waits until `gather.count` items (at most `max`) are queued, the inbox
+    /// stops, or `gather.seconds` pass; returns with the lock held.
+    private func gather(_ gather: Gather, max: Int) {
+        let target = min(max, gather.count)
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let deadline = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + gather.seconds
+        gatherWaits += 1
+        while items.count < target && !stopping {
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let left = deadline - (Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
+            guard left > 0 else { return }
+            // The value says "something new to see": false until the next push.
+            condition.unlock(withValue: false)
+            if !condition.lock(whenValue: true, timeoutSeconds: left) {
+                condition.lock()
+                return
+            }
+        }
     }
 
     /// Refuses new single items; the consumer drains what is queued, then `take` returns false.

@@ -43,6 +43,12 @@ public final class EventWriter: @unchecked Sendable {
 
     public let capacity: Int
     public let maxBatch: Int
+    /// When the writer finds several writes waiting, it lets more gather for up to this long
+    /// (or until `gatherCount` wait) before it commits them: busy clients then share one commit
+    /// (one log append and fdatasync) instead of each few paying for one. 0: commit at once.
+    /// One client publishing one event at a time is never held (`BatchInbox.Gather`).
+    public let gatherSeconds: Double
+    public let gatherCount: Int
     private let storage: any EventStorage
     private let sink: any CommitSink
     private let clock: UnixClock
@@ -55,7 +61,8 @@ public final class EventWriter: @unchecked Sendable {
 
     public init(
         storage: any EventStorage, sink: any CommitSink = ReportingSink(), capacity: Int = 4096,
-        maxBatch: Int = 1024, sweepInterval: Int64 = 60, clock: @escaping UnixClock, logger: Logger,
+        maxBatch: Int = 1024, gatherSeconds: Double = 0, gatherCount: Int = 64, sweepInterval: Int64 = 60,
+        clock: @escaping UnixClock, logger: Logger,
         observer: (@Sendable (_ events: Int, _ nanoseconds: UInt64) -> Void)? = nil
     ) {
         self.observer = observer
@@ -63,6 +70,8 @@ public final class EventWriter: @unchecked Sendable {
         self.sink = sink
         self.capacity = capacity
         self.maxBatch = maxBatch
+        self.gatherSeconds = gatherSeconds
+        self.gatherCount = gatherCount
         self.sweepInterval = sweepInterval
         self.clock = clock
         self.logger = logger
@@ -113,7 +122,8 @@ public final class EventWriter: @unchecked Sendable {
         sequences.reserveCapacity(maxBatch)
         var committed: [Committed] = []
         committed.reserveCapacity(maxBatch)
-        while inbox.take(into: &batch, max: maxBatch, timeoutSeconds: 1) {
+        let gather = gatherSeconds > 0 ? BatchInbox<Job>.Gather(count: gatherCount, seconds: gatherSeconds) : nil
+        while inbox.take(into: &batch, max: maxBatch, timeoutSeconds: 1, gather: gather) {
             var start = 0
             while start < batch.count {
                 // The writes up to the next task commit together; then the task runs.

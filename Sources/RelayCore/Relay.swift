@@ -25,10 +25,12 @@ public final class Relay: Sendable {
     public let parseLimits: ParseLimits
     public let metrics: RelayMetrics
 
-    /// `writerCapacity`: writes the writer's inbox holds (tests make it small).
+    /// `writerCapacity`: writes the writer's inbox holds (tests make it small). `writeGatherSeconds`:
+    /// how long the writer lets writes gather into one commit when several are waiting
+    /// (`EventWriter.gatherSeconds`).
     public init(
         info: RelayInfo, limits: Limits, policy: Policy, storage: any EventStorage, writerCapacity: Int = 4096,
-        clock: @escaping UnixClock, logger: Logger, metrics: RelayMetrics = RelayMetrics()
+        writeGatherSeconds: Double = 0, clock: @escaping UnixClock, logger: Logger, metrics: RelayMetrics = RelayMetrics()
     ) {
         self.metrics = metrics
         self.info = info
@@ -46,7 +48,8 @@ public final class Relay: Sendable {
             return l
         }
         writer = EventWriter(
-            storage: storage, sink: matcher, capacity: writerCapacity, clock: clock, logger: module("writer"),
+            storage: storage, sink: matcher, capacity: writerCapacity, gatherSeconds: writeGatherSeconds, clock: clock,
+            logger: module("writer"),
             observer: { metrics.committed(events: $0, nanoseconds: $1) })
         readers = ReaderPool(threads: limits.readerThreads, queueDepth: limits.readerQueueDepth)
         validation = ValidationService(limits: limits)

@@ -21,6 +21,8 @@ struct Configuration {
     var checkpointSeconds = Int(LogOptions().checkpointSeconds)
     var checkpointMB = LogOptions().checkpointBytes >> 20
     var checkpointChunkEvents = LogOptions().checkpointChunkEvents
+    /// How long the writer lets writes gather into one commit when several are waiting (0: off).
+    var writeGatherMS = 2
     /// `postgres://…`: the shared PostgreSQL store instead of LMDB in `dataDirectory`.
     var storeURL = ""
     var maxScanPerFilter = StoreOptions().maxScanPerFilter
@@ -100,6 +102,7 @@ struct Configuration {
             number("store", "checkpoint_seconds", 1...3600) { $0.checkpointSeconds = $1 },
             number("store", "checkpoint_mb", 1...1024) { $0.checkpointMB = $1 },
             number("store", "checkpoint_chunk_events", 16...1_000_000) { $0.checkpointChunkEvents = $1 },
+            number("store", "write_gather_ms", 0...100) { $0.writeGatherMS = $1 },
             text("relay", "name", "relay name (NIP-11)") { $0.info.name = $1 },
             text("relay", "description", "relay description (NIP-11)") { $0.info.description = $1 },
             text("relay", "pubkey", "operator's hex pubkey (NIP-11)") { $0.info.pubkey = $1 },
@@ -357,6 +360,7 @@ struct Configuration {
         if mapSizeMB != other.mapSizeMB || maxScanPerFilter != other.maxScanPerFilter || storeURL != other.storeURL
             || logWrites != other.logWrites || checkpointSeconds != other.checkpointSeconds
             || checkpointMB != other.checkpointMB || checkpointChunkEvents != other.checkpointChunkEvents
+            || writeGatherMS != other.writeGatherMS
         {
             names.append("store")
         }

@@ -30,7 +30,8 @@ public final class Relay: Sendable {
     /// (`EventWriter.gatherSeconds`).
     public init(
         info: RelayInfo, limits: Limits, policy: Policy, storage: any EventStorage, writerCapacity: Int = 4096,
-        writeGatherSeconds: Double = 0, clock: @escaping UnixClock, logger: Logger, metrics: RelayMetrics = RelayMetrics()
+        writeGatherSeconds: Double = 0, clock: @escaping UnixClock, logger: Logger,
+        metrics: RelayMetrics = RelayMetrics()
     ) {
         self.metrics = metrics
         self.info = info

@@ -86,7 +86,8 @@ struct Serve: ParsableCommand {
         let (metrics, metricsText) = Self.prometheus(enabled: configuration.metricsEnabled)
         let relay = Relay(
             info: configuration.info, limits: configuration.limits, policy: configuration.policy, storage: store,
-            writeGatherSeconds: Double(configuration.writeGatherMS) / 1000, clock: clock, logger: logger, metrics: metrics)
+            writeGatherSeconds: Double(configuration.writeGatherMS) / 1000, clock: clock, logger: logger,
+            metrics: metrics)
         relay.start()
         let server = RelayServer(
             relay: relay, metricsText: metricsText, metricsOnRelayPort: configuration.metricsListen == nil,

@@ -10,6 +10,11 @@ struct Databases: Sendable {
     let ids: MDBDatabase
     /// inverted created_at + serial → (empty): every event, newest first.
     let created: MDBDatabase
+    /// The five tables of postings below (author, kind, author_kind, tag, search) hold each
+    /// entry's last 16 bytes (inverted created_at + serial) as one of the sorted fixed-size
+    /// values under its prefix (MDB_DUPSORT, MDB_DUPFIXED): an entry costs 16 bytes instead of
+    /// a whole key with its node, so the tables are smaller and a checkpoint rewrites fewer
+    /// pages. `IndexCursor` walks them; `LMDBTransaction.putEntry` writes them.
     /// pubkey + inverted created_at + serial
     let author: MDBDatabase
     /// kind + inverted created_at + serial
@@ -36,6 +41,15 @@ struct Databases: Sendable {
 
     static let count: UInt32 = 14
 
+    /// The tables whose entries are postings (see above), by name: the layout of schema 4.
+    static let postingTables = ["author", "kind", "author_kind", "tag", "search"]
+
+    /// Whether `dbi` holds postings: an entry's last 16 bytes are a value under the rest.
+    @inline(__always)
+    func holdsPostings(_ dbi: MDBDatabase) -> Bool {
+        dbi == author || dbi == kind || dbi == authorKind || dbi == tag || dbi == search
+    }
+
     /// Every table with its name (`tern stats`).
     var named: [(String, MDBDatabase)] {
         [
@@ -50,16 +64,16 @@ struct Databases: Sendable {
         events = try txn.open("events", create: true)
         ids = try txn.open("ids", create: true)
         created = try txn.open("created", create: true)
-        author = try txn.open("author", create: true)
-        kind = try txn.open("kind", create: true)
-        authorKind = try txn.open("author_kind", create: true)
-        tag = try txn.open("tag", create: true)
+        author = try txn.open("author", create: true, postings: true)
+        kind = try txn.open("kind", create: true, postings: true)
+        authorKind = try txn.open("author_kind", create: true, postings: true)
+        tag = try txn.open("tag", create: true, postings: true)
         address = try txn.open("address", create: true)
         tombstone = try txn.open("tombstone", create: true)
         addressTombstone = try txn.open("address_tombstone", create: true)
         expiration = try txn.open("expiration", create: true)
         meta = try txn.open("meta", create: true)
         vanished = try txn.open("vanished", create: true)
-        search = try txn.open("search", create: true)
+        search = try txn.open("search", create: true, postings: true)
     }
 }

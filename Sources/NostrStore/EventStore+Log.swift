@@ -223,7 +223,7 @@ extension EventStore {
                 }
                 _ = try WriteRules.apply(write, in: t)
             }
-            try indexBatch.flush(into: txn)
+            try indexBatch.flush(into: txn, dbs)
             try txn.put(dbs.meta, Self.checkpointKey, IndexKeys.serial(through))
         }
     }

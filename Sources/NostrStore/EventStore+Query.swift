@@ -90,14 +90,12 @@ extension EventStore {
         let lower = IndexKeys.inverted(filter.since ?? 0)
         var n = 0
         for prefix in prefixes {
-            var start = prefix
-            if let until = filter.until { IndexKeys.append(IndexKeys.inverted(until), to: &start) }
-            try txn.scan(dbi, from: start) { key, _ in
-                guard n < limit, IndexKeys.hasPrefix(key, prefix), key.count == prefix.count + IndexKeys.suffixLength
-                else { return false }
-                if IndexKeys.readUInt64(key, at: prefix.count) > lower { return false }
+            let cursor = try IndexCursor(txn, dbi, prefix: prefix, postings: dbs.holdsPostings(dbi))
+            defer { cursor.close() }
+            var more = try cursor.seek(from: filter.until.map(IndexKeys.inverted))
+            while more, n < limit, let entry = try cursor.entry(), entry.inverted <= lower {
                 n += 1
-                return true
+                more = try cursor.next()
             }
             if n >= limit { break }
         }

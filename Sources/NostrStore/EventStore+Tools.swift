@@ -80,6 +80,31 @@ extension EventStore {
         }
     }
 
+    /// About how many pages the postings of `dbi` take outside its own tree: LMDB moves a key's
+    /// values to a tree of their own once they outgrow half a page, and `mdb_stat` counts only
+    /// the main tree (leaf pages of 16-byte values, plus one branch page per 256 leaves).
+    private func subtreePages(_ txn: LMDBTransaction, _ dbi: MDBDatabase, pageSize: Int) throws -> Int {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn.handle, dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        let perPage = (pageSize - 16) / IndexKeys.suffixLength
+        var pages = 0
+        var k = MDB_val()
+        var v = MDB_val()
+        var rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        while rc == 0 {
+            var count = 0
+            try check(mdb_cursor_count(cursor, &count))
+            if count * IndexKeys.suffixLength > pageSize / 2 {
+                let leaves = (count + perPage - 1) / perPage
+                pages += leaves + (leaves > 1 ? (leaves + 255) / 256 : 0)
+            }
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_NODUP)
+        }
+        if rc != MDB_NOTFOUND { try check(rc) }
+        return pages
+    }
+
     /// Counts, sizes and time range of what is stored.
     public func statistics() throws -> StoreStatistics {
         try read { txn in
@@ -92,7 +117,8 @@ extension EventStore {
             for (name, dbi) in dbs.named {
                 var stat = MDB_stat()
                 try check(mdb_stat(txn.handle, dbi, &stat))
-                let pages = stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages
+                var pages = stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages
+                if dbs.holdsPostings(dbi) { pages += try subtreePages(txn, dbi, pageSize: Int(stat.ms_psize)) }
                 tables.append(.init(name: name, entries: stat.ms_entries, bytes: pages * Int(stat.ms_psize)))
             }
             var info = MDB_envinfo()

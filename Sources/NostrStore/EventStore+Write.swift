@@ -14,7 +14,7 @@ extension EventStore {
                 try refreshWriterState(txn)
                 let t = LMDBWriteTransaction(store: self, txn: txn)
                 for write in writes { outcomes.append(try WriteRules.apply(write, in: t)) }
-                try indexBatch.flush(into: txn)
+                try indexBatch.flush(into: txn, dbs)
                 return txn.id
             }
             for _ in writes { sequences.append(sequence) }
@@ -37,7 +37,7 @@ extension EventStore {
             return try lmdbWrite { txn in
                 try refreshWriterState(txn)
                 let outcome = try WriteRules.apply(write, in: LMDBWriteTransaction(store: self, txn: txn))
-                try indexBatch.flush(into: txn)
+                try indexBatch.flush(into: txn, dbs)
                 return (outcome, txn.id)
             }
         } catch let error as LMDBError {
@@ -177,7 +177,7 @@ struct LMDBWriteTransaction: StorageTransaction {
         } else {
             var scratch: [UInt8] = []
             try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, key in
-                try txn.delete(dbi, key)
+                try key.withUnsafeBytes { try txn.deleteEntry(dbi, $0, postings: dbs.holdsPostings(dbi)) }
             }
         }
         if event.kindClass == .replaceable || event.kindClass == .addressable {
@@ -211,12 +211,12 @@ struct LMDBWriteTransaction: StorageTransaction {
     }
 
     func events(by author: Bytes32, upTo: Int64) throws -> [Event] {
-        try store.indexBatch.flush(into: txn)  // the author index must hold this batch's events
+        try store.indexBatch.flush(into: txn, dbs)  // the author index must hold this batch's events
         return try reads.events(by: author, upTo: upTo)
     }
 
     func giftWraps(to pubkey: Bytes32) throws -> [Event] {
-        try store.indexBatch.flush(into: txn)  // the tag index must hold this batch's events
+        try store.indexBatch.flush(into: txn, dbs)  // the tag index must hold this batch's events
         return try reads.giftWraps(to: pubkey)
     }
 }

@@ -33,7 +33,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     /// thread with the log).
     let writeLock = NIOLock()
     /// The layout version this code reads and writes.
-    static let schemaVersion: UInt64 = 3
+    static let schemaVersion: UInt64 = 4
 
     /// Opens (creating if needed) the store in directory `path`.
     public init(path: String, options: StoreOptions = StoreOptions(), logger: Logger) throws {
@@ -44,6 +44,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         env = try LMDBEnvironment(
             path: path, mapSize: options.mapSize, maxDatabases: Databases.count, maxReaders: options.maxReaders)
         do {
+            try Self.upgradeLayout(env, logger)
             (dbs, nextSerial, anyVanished) = try env.write { txn in
                 let dbs = try Databases(txn)
                 try Self.checkSchema(txn, dbs)
@@ -59,6 +60,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         }
         scratch.reserveCapacity(256)
         do {
+            try reindexPostingsIfNeeded()
             try indexForSearchIfNeeded()
             if let log = options.log { tail = try openLog(log) }
         } catch {
@@ -96,7 +98,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
                 var scratch: [UInt8] = []
                 for (serial, event) in batch {
                     try IndexKeys.forEachSearchEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, k in
-                        try txn.put(dbi, k, [])
+                        try k.withUnsafeBytes { try txn.putEntry(dbi, $0, postings: true) }
                     }
                 }
                 if last == nil { try txn.put(dbs.meta, key, [1]) }
@@ -106,6 +108,72 @@ public final class EventStore: EventStorage, @unchecked Sendable {
             next = last + 1
         }
         if indexed > 0 { logger.info("indexed stored events for search (NIP-50)", metadata: ["events": "\(indexed)"]) }
+    }
+
+    /// The meta key of the next serial whose postings must be put again (`reindexPostingsIfNeeded`).
+    static let reindexKey = Array("postings_reindex".utf8)
+
+    /// Schema 3 kept each entry of the five posting tables (`Databases.postingTables`) as a
+    /// whole key; schema 4 keeps its last 16 bytes as a value under the rest. A store of schema
+    /// 3 drops those tables, in one transaction that also records schema 4 and that they must be
+    /// filled again from the events (`reindexPostingsIfNeeded`, right after).
+    private static func upgradeLayout(_ env: LMDBEnvironment, _ logger: Logger) throws {
+        try env.write { txn in
+            let meta = try txn.open("meta", create: true)
+            let key = Array("schema".utf8)
+            guard let stored = try txn.getBytes(meta, key), stored.count == 8,
+                stored.withUnsafeBytes({ IndexKeys.readUInt64($0, at: 0) }) == 3
+            else { return }
+            for name in Databases.postingTables {
+                if let dbi = try txn.openExisting(name) { try txn.drop(dbi) }
+            }
+            try txn.put(meta, key, IndexKeys.serial(schemaVersion))
+            try txn.put(meta, reindexKey, IndexKeys.serial(1))
+            logger.info("store layout 3 upgraded to 4: the author, kind, tag and search indexes are built again")
+        }
+    }
+
+    /// Fills the posting tables from the stored events after `upgradeLayout`, 10,000 events a
+    /// transaction; the meta key says where to go on after a crash, and goes once all are in.
+    private func reindexPostingsIfNeeded() throws {
+        guard
+            var next = try read({ try $0.getBytes(dbs.meta, Self.reindexKey) }).map({
+                IndexKeys.readUInt64($0.withUnsafeBytes { $0 }, at: 0)
+            })
+        else { return }
+        var indexed = 0
+        while true {
+            let (batch, last) = try read { txn -> ([(UInt64, Event)], UInt64?) in
+                var batch: [(UInt64, Event)] = []
+                var last: UInt64?
+                try txn.scan(dbs.events, from: IndexKeys.serial(next)) { k, v in
+                    guard k.count == 8 else { return false }
+                    let serial = IndexKeys.readUInt64(k, at: 0)
+                    last = serial
+                    if let event = Event.decode(json: v.bindMemory(to: UInt8.self)) { batch.append((serial, event)) }
+                    return batch.count < 10_000
+                }
+                return (batch, last)
+            }
+            try env.write { txn in
+                var scratch: [UInt8] = []
+                for (serial, event) in batch {
+                    try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, k in
+                        guard dbs.holdsPostings(dbi) else { return }
+                        try k.withUnsafeBytes { try txn.putEntry(dbi, $0, postings: true) }
+                    }
+                }
+                if let last {
+                    try txn.put(dbs.meta, Self.reindexKey, IndexKeys.serial(last + 1))
+                } else {
+                    try txn.delete(dbs.meta, Self.reindexKey)
+                }
+            }
+            indexed += batch.count
+            guard let last else { break }
+            next = last + 1
+        }
+        logger.info("indexes built again for the new layout", metadata: ["events": "\(indexed)"])
     }
 
     /// A new store gets the current schema version; a store of another layout is refused.

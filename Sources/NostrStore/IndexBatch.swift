@@ -73,7 +73,7 @@ struct IndexBatch {
     mutating func drop(serial: UInt64) { removed.insert(serial) }
 
     /// Puts every waiting entry into `txn`, in (table, key) order, and empties the batch.
-    mutating func flush(into txn: LMDBTransaction) throws {
+    mutating func flush(into txn: LMDBTransaction, _ dbs: Databases) throws {
         defer { reset() }
         guard !entries.isEmpty else { return }
         try arena.withUnsafeBytes { arena in
@@ -93,7 +93,6 @@ struct IndexBatch {
                 var cursor: OpaquePointer?
                 var cursorDBI: MDB_dbi = 0
                 defer { if cursor != nil { mdb_cursor_close(cursor) } }
-                var empty = MDB_val(mv_size: 0, mv_data: nil)
                 for entry in entries {
                     let key = UnsafeMutableRawPointer(mutating: base + Int(entry.offset))
                     if !removed.isEmpty {
@@ -101,9 +100,10 @@ struct IndexBatch {
                             UnsafeRawBufferPointer(start: key, count: Int(entry.length)), at: Int(entry.length) - 8)
                         if removed.contains(serial) { continue }
                     }
-                    var k = MDB_val(mv_size: Int(entry.length), mv_data: key)
+                    let whole = UnsafeRawBufferPointer(start: key, count: Int(entry.length))
+                    var (k, v) = LMDBTransaction.entry(whole, postings: dbs.holdsPostings(entry.dbi))
                     if entries.count < Self.cursorThreshold {
-                        try check(mdb_put(txn.handle, entry.dbi, &k, &empty, 0))
+                        try check(mdb_put(txn.handle, entry.dbi, &k, &v, 0))
                         continue
                     }
                     if cursor == nil || entry.dbi != cursorDBI {
@@ -112,7 +112,7 @@ struct IndexBatch {
                         try check(mdb_cursor_open(txn.handle, entry.dbi, &cursor))
                         cursorDBI = entry.dbi
                     }
-                    try check(mdb_cursor_put(cursor, &k, &empty, 0))
+                    try check(mdb_cursor_put(cursor, &k, &v, 0))
                 }
             }
         }

@@ -84,10 +84,49 @@ struct LMDBTransaction {
         return LMDBCursor(handle: cursor!)
     }
 
-    func open(_ name: String, create: Bool) throws -> MDB_dbi {
+    /// `postings`: a table of sorted 16-byte values under each key (MDB_DUPSORT, MDB_DUPFIXED).
+    func open(_ name: String, create: Bool, postings: Bool = false) throws -> MDB_dbi {
         var dbi: MDB_dbi = 0
-        try check(mdb_dbi_open(handle, name, create ? UInt32(MDB_CREATE) : 0, &dbi))
+        var flags = create ? UInt32(MDB_CREATE) : 0
+        if postings { flags |= UInt32(MDB_DUPSORT | MDB_DUPFIXED) }
+        try check(mdb_dbi_open(handle, name, flags, &dbi))
         return dbi
+    }
+
+    /// Opens a table that exists, or nil when there is none by that name.
+    func openExisting(_ name: String) throws -> MDB_dbi? {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(handle, name, 0, &dbi)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc)
+        return dbi
+    }
+
+    /// Deletes a table and its name from the environment.
+    func drop(_ dbi: MDB_dbi) throws { try check(mdb_drop(handle, dbi, 1)) }
+
+    /// Puts an index entry: in a table of postings the key's last 16 bytes are the value under
+    /// the rest (`Databases.holdsPostings`); elsewhere the whole key, with an empty value.
+    func putEntry(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, postings: Bool) throws {
+        var (k, v) = Self.entry(key, postings: postings)
+        try check(mdb_put(handle, dbi, &k, &v, 0))
+    }
+
+    /// Deletes an index entry (see `putEntry`); an entry that is not there is not an error.
+    func deleteEntry(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, postings: Bool) throws {
+        var (k, v) = Self.entry(key, postings: postings)
+        let rc = postings ? mdb_del(handle, dbi, &k, &v) : mdb_del(handle, dbi, &k, nil)
+        if rc != MDB_NOTFOUND { try check(rc) }
+    }
+
+    /// An index entry's key and value as LMDB stores them.
+    static func entry(_ key: UnsafeRawBufferPointer, postings: Bool) -> (MDB_val, MDB_val) {
+        let base = UnsafeMutableRawPointer(mutating: key.baseAddress)
+        guard postings else { return (MDB_val(mv_size: key.count, mv_data: base), MDB_val(mv_size: 0, mv_data: nil)) }
+        let split = key.count - IndexKeys.suffixLength
+        return (
+            MDB_val(mv_size: split, mv_data: base), MDB_val(mv_size: IndexKeys.suffixLength, mv_data: base! + split)
+        )
     }
 
     /// Calls `body` with the value stored under `key`, or returns nil when there is none.
@@ -221,6 +260,27 @@ struct LMDBCursor {
         if rc == MDB_NOTFOUND { return false }
         try check(rc)
         return true
+    }
+
+    /// Moves with `op` (MDB_NEXT_DUP, MDB_SET, MDB_GET_BOTH_RANGE...) from `key` and `value`;
+    /// false when LMDB finds nothing there.
+    func move(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil, value: UnsafeRawBufferPointer? = nil) throws
+        -> Bool
+    {
+        var k = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
+        var v = MDB_val(mv_size: value?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: value?.baseAddress))
+        let rc = mdb_cursor_get(handle, &k, &v, op)
+        if rc == MDB_NOTFOUND { return false }
+        try check(rc)
+        return true
+    }
+
+    /// The value under the cursor (valid until the cursor moves or its transaction ends).
+    func value() throws -> UnsafeRawBufferPointer {
+        var k = MDB_val()
+        var v = MDB_val()
+        try check(mdb_cursor_get(handle, &k, &v, MDB_GET_CURRENT))
+        return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
     }
 
     /// The key under the cursor (valid until the cursor moves or its transaction ends).

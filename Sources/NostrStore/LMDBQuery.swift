@@ -53,8 +53,8 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
         let prefixes: [[UInt8]]
         let lower: UInt64
         var prefixIndex = 0
-        var cursor: LMDBCursor?
-        /// The cursor stands on a key not yet looked at (the last slice ended there).
+        var cursor: IndexCursor?
+        /// The cursor stands on an entry not yet looked at (the last slice ended there).
         var atUnread = false
         var kept = 0
         /// Keys order equal created_at by serial, not id: once `limit` events are kept, the run
@@ -228,13 +228,11 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                 more = s.atUnread ? true : try cursor.next()
                 s.atUnread = false
             } else {
-                let cursor = try txn.cursor(s.dbi)
+                let cursor = try IndexCursor(txn, s.dbi, prefix: prefix, postings: store.dbs.holdsPostings(s.dbi))
                 s.cursor = cursor
                 s.kept = 0
                 s.boundary = nil
-                var start = prefix
-                if let until = s.filter.until { IndexKeys.append(IndexKeys.inverted(until), to: &start) }
-                more = try cursor.seek(start)
+                more = try cursor.seek(from: s.filter.until.map(IndexKeys.inverted))
             }
             while more {
                 if steps <= 0 {
@@ -242,11 +240,7 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                     return false
                 }
                 steps -= 1
-                let key = try s.cursor!.key()
-                guard key.count == prefix.count + IndexKeys.suffixLength, IndexKeys.hasPrefix(key, prefix) else {
-                    break
-                }
-                let inverted = IndexKeys.readUInt64(key, at: prefix.count)
+                guard let (inverted, serial) = try s.cursor!.entry() else { break }
                 if inverted > s.lower || inverted > s.cutoff { break }
                 if let boundary = s.boundary, inverted != boundary { break }
                 guard s.budget > 0 else {
@@ -254,7 +248,6 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                     break
                 }
                 s.budget -= 1
-                let serial = IndexKeys.readUInt64(key, at: prefix.count + 8)
                 if !s.dedupe || s.serials.insert(serial).inserted {
                     if try collect(txn, serial, s.filter, into: &s.found) {
                         // A search ranks the newest `searchWindow` matches, not every match.

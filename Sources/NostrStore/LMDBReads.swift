@@ -59,27 +59,24 @@ struct LMDBReads {
     /// The author's events with `created_at` at or before `upTo` (the index as the transaction
     /// holds it).
     func events(by author: Bytes32, upTo: Int64) throws -> [Event] {
-        var prefix = IndexKeys.authorPrefix(author)
-        let start = prefix.count
-        IndexKeys.append(IndexKeys.inverted(upTo), to: &prefix)
-        return try events(in: dbs.author, from: prefix, prefixLength: start)
+        try events(in: dbs.author, prefix: IndexKeys.authorPrefix(author), from: IndexKeys.inverted(upTo))
     }
 
     /// Gift wraps (kind 1059) whose `p` tag names `pubkey`.
     func giftWraps(to pubkey: Bytes32) throws -> [Event] {
         let prefix = IndexKeys.tagPrefix(UInt8(ascii: "p"), pubkey.hex)
-        return try events(in: dbs.tag, from: prefix, prefixLength: prefix.count).filter { $0.isGiftWrap(to: pubkey) }
+        return try events(in: dbs.tag, prefix: prefix, from: nil).filter { $0.isGiftWrap(to: pubkey) }
     }
 
-    /// The events whose index keys in `dbi` start with the first `prefixLength` bytes of `start`,
-    /// from the first key at or after `start`.
-    private func events(in dbi: MDBDatabase, from start: [UInt8], prefixLength: Int) throws -> [Event] {
+    /// The events under `prefix` in the index `dbi`, from the inverted created_at `from` on.
+    private func events(in dbi: MDBDatabase, prefix: [UInt8], from inverted: UInt64?) throws -> [Event] {
         var serials: [UInt64] = []
-        try txn.scan(dbi, from: start) { key, _ in
-            guard key.count == prefixLength + IndexKeys.suffixLength else { return false }
-            for i in 0..<prefixLength where key[i] != start[i] { return false }
-            serials.append(IndexKeys.readUInt64(key, at: prefixLength + 8))
-            return true
+        let cursor = try IndexCursor(txn, dbi, prefix: prefix, postings: dbs.holdsPostings(dbi))
+        defer { cursor.close() }
+        var more = try cursor.seek(from: inverted)
+        while more, let entry = try cursor.entry() {
+            serials.append(entry.serial)
+            more = try cursor.next()
         }
         return try serials.compactMap { try store.load(txn, serial: $0) }
     }

@@ -4,7 +4,8 @@
 #        (default: the first four)
 # Every run starts its own relay on 127.0.0.1 with a fresh data directory and stops it by its pid.
 # RELAY_BIN=/path/to/tern measures another build of the relay (an older commit, for an A/B run in
-# one session) with this build's `tern bench`.
+# one session) with this build's `tern bench`. DISK=vda adds the disk bytes written on that block
+# device (`--disk vda --settle 7`); TERN_* settings in the environment reach the relay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product tern >/dev/null
@@ -27,7 +28,7 @@ run() {
     local name=$1; shift
     echo "### $name: tern bench $*"
     start_relay
-    "$TERN" bench "$@" --url "$URL" --pid "$RELAY"
+    "$TERN" bench "$@" --url "$URL" --pid "$RELAY" ${DISK:+--disk "$DISK" --settle 7}
     stop_relay
 }
 

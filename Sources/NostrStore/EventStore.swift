@@ -79,7 +79,24 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     private func indexForSearchIfNeeded() throws {
         let key = Array("search_indexed".utf8)
         guard try read({ try $0.getBytes(dbs.meta, key) }) == nil else { return }
-        var next: UInt64 = 1
+        let indexed = try indexStoredEvents(from: 1) { txn, event, serial, scratch in
+            try IndexKeys.forEachSearchEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, k in
+                try k.withUnsafeBytes { try txn.putEntry(dbi, $0, postings: true) }
+            }
+        } after: { txn, last in
+            if last == nil { try txn.put(dbs.meta, key, [1]) }
+        }
+        if indexed > 0 { logger.info("indexed stored events for search (NIP-50)", metadata: ["events": "\(indexed)"]) }
+    }
+
+    /// Calls `index` for every stored event from serial `from` on, 10,000 events a write
+    /// transaction; `after` ends each transaction with the last serial it held (nil for the
+    /// last, empty one). Returns how many events were indexed.
+    private func indexStoredEvents(
+        from first: UInt64, _ index: (LMDBTransaction, Event, UInt64, inout [UInt8]) throws -> Void,
+        after: (LMDBTransaction, UInt64?) throws -> Void
+    ) throws -> Int {
+        var next = first
         var indexed = 0
         while true {
             let (batch, last) = try read { txn -> ([(UInt64, Event)], UInt64?) in
@@ -96,18 +113,13 @@ public final class EventStore: EventStorage, @unchecked Sendable {
             }
             try env.write { txn in
                 var scratch: [UInt8] = []
-                for (serial, event) in batch {
-                    try IndexKeys.forEachSearchEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, k in
-                        try k.withUnsafeBytes { try txn.putEntry(dbi, $0, postings: true) }
-                    }
-                }
-                if last == nil { try txn.put(dbs.meta, key, [1]) }
+                for (serial, event) in batch { try index(txn, event, serial, &scratch) }
+                try after(txn, last)
             }
             indexed += batch.count
-            guard let last else { break }
+            guard let last else { return indexed }
             next = last + 1
         }
-        if indexed > 0 { logger.info("indexed stored events for search (NIP-50)", metadata: ["events": "\(indexed)"]) }
     }
 
     /// The meta key of the next serial whose postings must be put again (`reindexPostingsIfNeeded`).
@@ -137,41 +149,21 @@ public final class EventStore: EventStorage, @unchecked Sendable {
     /// transaction; the meta key says where to go on after a crash, and goes once all are in.
     private func reindexPostingsIfNeeded() throws {
         guard
-            var next = try read({ try $0.getBytes(dbs.meta, Self.reindexKey) }).map({
+            let next = try read({ try $0.getBytes(dbs.meta, Self.reindexKey) }).map({
                 IndexKeys.readUInt64($0.withUnsafeBytes { $0 }, at: 0)
             })
         else { return }
-        var indexed = 0
-        while true {
-            let (batch, last) = try read { txn -> ([(UInt64, Event)], UInt64?) in
-                var batch: [(UInt64, Event)] = []
-                var last: UInt64?
-                try txn.scan(dbs.events, from: IndexKeys.serial(next)) { k, v in
-                    guard k.count == 8 else { return false }
-                    let serial = IndexKeys.readUInt64(k, at: 0)
-                    last = serial
-                    if let event = Event.decode(json: v.bindMemory(to: UInt8.self)) { batch.append((serial, event)) }
-                    return batch.count < 10_000
-                }
-                return (batch, last)
+        let indexed = try indexStoredEvents(from: next) { txn, event, serial, scratch in
+            try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, k in
+                guard dbs.holdsPostings(dbi) else { return }
+                try k.withUnsafeBytes { try txn.putEntry(dbi, $0, postings: true) }
             }
-            try env.write { txn in
-                var scratch: [UInt8] = []
-                for (serial, event) in batch {
-                    try IndexKeys.forEachEntry(of: event, serial: serial, in: dbs, scratch: &scratch) { dbi, k in
-                        guard dbs.holdsPostings(dbi) else { return }
-                        try k.withUnsafeBytes { try txn.putEntry(dbi, $0, postings: true) }
-                    }
-                }
-                if let last {
-                    try txn.put(dbs.meta, Self.reindexKey, IndexKeys.serial(last + 1))
-                } else {
-                    try txn.delete(dbs.meta, Self.reindexKey)
-                }
+        } after: { txn, last in
+            if let last {
+                try txn.put(dbs.meta, Self.reindexKey, IndexKeys.serial(last + 1))
+            } else {
+                try txn.delete(dbs.meta, Self.reindexKey)
             }
-            indexed += batch.count
-            guard let last else { break }
-            next = last + 1
         }
         logger.info("indexes built again for the new layout", metadata: ["events": "\(indexed)"])
     }

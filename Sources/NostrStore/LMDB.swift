@@ -253,14 +253,7 @@ struct LMDBCursor {
     }
 
     /// Moves to the next key; false at the end.
-    func next() throws -> Bool {
-        var k = MDB_val()
-        var v = MDB_val()
-        let rc = mdb_cursor_get(handle, &k, &v, MDB_NEXT)
-        if rc == MDB_NOTFOUND { return false }
-        try check(rc)
-        return true
-    }
+    func next() throws -> Bool { try move(MDB_NEXT) }
 
     /// Moves with `op` (MDB_NEXT_DUP, MDB_SET, MDB_GET_BOTH_RANGE...) from `key` and `value`;
     /// false when LMDB finds nothing there.

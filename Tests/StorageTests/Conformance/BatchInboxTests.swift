@@ -38,13 +38,20 @@ final class BatchInboxTests: XCTestCase {
         XCTAssertEqual(inbox.gatherings, 0)
     }
 
-    func testSeveralWaitingItemsGatherUntilTheCount() {
+    /// An inbox with two items waiting, a consumer gathering for up to an hour on another
+    /// thread (already waiting), what it takes, and the expectation of its return.
+    private func gatheringConsumer() -> (BatchInbox<Int>, TakenBatch, XCTestExpectation) {
         let inbox = BatchInbox<Int>(capacity: 64)
         XCTAssertTrue(inbox.push(1))
         XCTAssertTrue(inbox.push(2))
         let result = TakenBatch()
         let taken = takeElsewhere(inbox, gather: .init(count: 10, seconds: 3600), into: result)
         awaitGathering(inbox)
+        return (inbox, result, taken)
+    }
+
+    func testSeveralWaitingItemsGatherUntilTheCount() {
+        let (inbox, result, taken) = gatheringConsumer()
         for i in 3...12 { XCTAssertTrue(inbox.push(i)) }
         wait(for: [taken], timeout: 30)
         let batch = result.get()
@@ -65,12 +72,7 @@ final class BatchInboxTests: XCTestCase {
     }
 
     func testStoppingEndsTheGatheringWithWhatWaits() {
-        let inbox = BatchInbox<Int>(capacity: 64)
-        XCTAssertTrue(inbox.push(1))
-        XCTAssertTrue(inbox.push(2))
-        let result = TakenBatch()
-        let taken = takeElsewhere(inbox, gather: .init(count: 10, seconds: 3600), into: result)
-        awaitGathering(inbox)
+        let (inbox, result, taken) = gatheringConsumer()
         inbox.stop()
         wait(for: [taken], timeout: 30)
         XCTAssertEqual(result.get(), [1, 2])

@@ -42,7 +42,7 @@ public struct LogOptions: Sendable {
 
     public init(
         checkpointSeconds: Double = 5, checkpointBytes: Int = 4 << 20, maxTailBytes: Int = 12 << 20,
-        checkpointChunkEvents: Int = 4096, segmentBytes: Int = 64 << 20, faults: StoreFaults? = nil
+        checkpointChunkEvents: Int = 2048, segmentBytes: Int = 64 << 20, faults: StoreFaults? = nil
     ) {
         self.checkpointChunkEvents = max(1, checkpointChunkEvents)
         self.checkpointSeconds = checkpointSeconds

@@ -43,12 +43,12 @@ public final class EventWriter: @unchecked Sendable {
 
     public let capacity: Int
     public let maxBatch: Int
-    /// When the writer finds several writes waiting, it lets more gather for up to this long
-    /// (or until `gatherCount` wait) before it commits them: busy clients then share one commit
-    /// (one log append and fdatasync) instead of each few paying for one. 0: commit at once.
-    /// One client publishing one event at a time is never held (`BatchInbox.Gather`).
-    public let gatherSeconds: Double
-    public let gatherCount: Int
+    /// When the writer finds several writes waiting, it lets more gather for up to
+    /// `gatherSeconds` (or until `gatherCount` wait) before it commits them: busy clients then
+    /// share one commit (one log append and fdatasync) instead of each few paying for one. nil
+    /// (`gatherSeconds` 0): commit at once. One client publishing one event at a time is never
+    /// held (`BatchInbox.Gather`).
+    private let gather: BatchInbox<Job>.Gather?
     private let storage: any EventStorage
     private let sink: any CommitSink
     private let clock: UnixClock
@@ -70,8 +70,7 @@ public final class EventWriter: @unchecked Sendable {
         self.sink = sink
         self.capacity = capacity
         self.maxBatch = maxBatch
-        self.gatherSeconds = gatherSeconds
-        self.gatherCount = gatherCount
+        gather = gatherSeconds > 0 ? .init(count: gatherCount, seconds: gatherSeconds) : nil
         self.sweepInterval = sweepInterval
         self.clock = clock
         self.logger = logger
@@ -122,7 +121,6 @@ public final class EventWriter: @unchecked Sendable {
         sequences.reserveCapacity(maxBatch)
         var committed: [Committed] = []
         committed.reserveCapacity(maxBatch)
-        let gather = gatherSeconds > 0 ? BatchInbox<Job>.Gather(count: gatherCount, seconds: gatherSeconds) : nil
         while inbox.take(into: &batch, max: maxBatch, timeoutSeconds: 1, gather: gather) {
             var start = 0
             while start < batch.count {

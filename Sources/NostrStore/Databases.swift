@@ -15,13 +15,13 @@ struct Databases: Sendable {
     /// values under its prefix (MDB_DUPSORT, MDB_DUPFIXED): an entry costs 16 bytes instead of
     /// a whole key with its node, so the tables are smaller and a checkpoint rewrites fewer
     /// pages. `IndexCursor` walks them; `LMDBTransaction.putEntry` writes them.
-    /// pubkey + inverted created_at + serial
+    /// pubkey → postings
     let author: MDBDatabase
-    /// kind + inverted created_at + serial
+    /// kind → postings
     let kind: MDBDatabase
-    /// pubkey + kind + inverted created_at + serial
+    /// pubkey + kind → postings
     let authorKind: MDBDatabase
-    /// tag letter + 16-byte value key (IndexKeys.appendValueKey) + inverted created_at + serial
+    /// tag letter + 16-byte value key (IndexKeys.appendValueKey) → postings
     let tag: MDBDatabase
     /// pubkey + kind + hash(d) → id of the current replaceable/addressable version
     let address: MDBDatabase
@@ -35,8 +35,8 @@ struct Databases: Sendable {
     let meta: MDBDatabase
     /// pubkey → created_at of its newest NIP-62 request to vanish
     let vanished: MDBDatabase
-    /// NIP-50: 16-byte token key (IndexKeys.appendValueKey of the token) + inverted created_at +
-    /// serial → (empty): the words of each event's content
+    /// NIP-50: 16-byte token key (IndexKeys.appendValueKey of the token) → postings: the words
+    /// of each event's content
     let search: MDBDatabase
 
     static let count: UInt32 = 14

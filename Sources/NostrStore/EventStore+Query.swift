@@ -90,12 +90,11 @@ extension EventStore {
         let lower = IndexKeys.inverted(filter.since ?? 0)
         var n = 0
         for prefix in prefixes {
-            let cursor = try IndexCursor(txn, dbi, prefix: prefix, postings: dbs.holdsPostings(dbi))
-            defer { cursor.close() }
-            var more = try cursor.seek(from: filter.until.map(IndexKeys.inverted))
-            while more, n < limit, let entry = try cursor.entry(), entry.inverted <= lower {
+            try IndexCursor.forEach(txn, dbi, of: dbs, prefix: prefix, from: filter.until.map(IndexKeys.inverted)) {
+                inverted, _ in
+                guard n < limit, inverted <= lower else { return false }
                 n += 1
-                more = try cursor.next()
+                return true
             }
             if n >= limit { break }
         }

@@ -44,8 +44,8 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         env = try LMDBEnvironment(
             path: path, mapSize: options.mapSize, maxDatabases: Databases.count, maxReaders: options.maxReaders)
         do {
-            try Self.upgradeLayout(env, logger)
             (dbs, nextSerial, anyVanished) = try env.write { txn in
+                try Self.upgradeLayout(txn, logger)
                 let dbs = try Databases(txn)
                 try Self.checkSchema(txn, dbs)
                 var nextSerial: UInt64 = 1
@@ -122,27 +122,28 @@ public final class EventStore: EventStorage, @unchecked Sendable {
         }
     }
 
+    /// The meta key of the store's layout version.
+    static let schemaKey = Array("schema".utf8)
+
     /// The meta key of the next serial whose postings must be put again (`reindexPostingsIfNeeded`).
     static let reindexKey = Array("postings_reindex".utf8)
 
     /// Schema 3 kept each entry of the five posting tables (`Databases.postingTables`) as a
     /// whole key; schema 4 keeps its last 16 bytes as a value under the rest. A store of schema
     /// 3 drops those tables, in one transaction that also records schema 4 and that they must be
-    /// filled again from the events (`reindexPostingsIfNeeded`, right after).
-    private static func upgradeLayout(_ env: LMDBEnvironment, _ logger: Logger) throws {
-        try env.write { txn in
-            let meta = try txn.open("meta", create: true)
-            let key = Array("schema".utf8)
-            guard let stored = try txn.getBytes(meta, key), stored.count == 8,
-                stored.withUnsafeBytes({ IndexKeys.readUInt64($0, at: 0) }) == 3
-            else { return }
-            for name in Databases.postingTables {
-                if let dbi = try txn.openExisting(name) { try txn.drop(dbi) }
-            }
-            try txn.put(meta, key, IndexKeys.serial(schemaVersion))
-            try txn.put(meta, reindexKey, IndexKeys.serial(1))
-            logger.info("store layout 3 upgraded to 4: the author, kind, tag and search indexes are built again")
+    /// filled again from the events (`reindexPostingsIfNeeded`, right after). Runs in the
+    /// opening transaction, before `Databases` opens the tables with their new flags.
+    private static func upgradeLayout(_ txn: LMDBTransaction, _ logger: Logger) throws {
+        let meta = try txn.open("meta", create: true)
+        guard let stored = try txn.getBytes(meta, schemaKey), stored.count == 8,
+            stored.withUnsafeBytes({ IndexKeys.readUInt64($0, at: 0) }) == 3
+        else { return }
+        for name in Databases.postingTables {
+            if let dbi = try txn.openExisting(name) { try txn.drop(dbi) }
         }
+        try txn.put(meta, schemaKey, IndexKeys.serial(schemaVersion))
+        try txn.put(meta, reindexKey, IndexKeys.serial(1))
+        logger.info("store layout 3 upgraded to 4: the author, kind, tag and search indexes are built again")
     }
 
     /// Fills the posting tables from the stored events after `upgradeLayout`, 10,000 events a
@@ -170,8 +171,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
 
     /// A new store gets the current schema version; a store of another layout is refused.
     private static func checkSchema(_ txn: LMDBTransaction, _ dbs: Databases) throws {
-        let key = Array("schema".utf8)
-        if let stored = try txn.getBytes(dbs.meta, key), stored.count == 8 {
+        if let stored = try txn.getBytes(dbs.meta, schemaKey), stored.count == 8 {
             let version = stored.withUnsafeBytes { IndexKeys.readUInt64($0, at: 0) }
             guard version == schemaVersion else {
                 throw StoreError.schemaMismatch(found: version, expected: schemaVersion)
@@ -179,7 +179,7 @@ public final class EventStore: EventStorage, @unchecked Sendable {
             return
         }
         guard try txn.count(dbs.events) == 0 else { throw StoreError.schemaMismatch(found: 1, expected: schemaVersion) }
-        try txn.put(dbs.meta, key, IndexKeys.serial(schemaVersion))
+        try txn.put(dbs.meta, schemaKey, IndexKeys.serial(schemaVersion))
     }
 
     private static func makeDirectory(_ path: String) throws {

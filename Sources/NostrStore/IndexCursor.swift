@@ -10,10 +10,22 @@ struct IndexCursor {
     let prefix: [UInt8]
     let postings: Bool
 
-    init(_ txn: LMDBTransaction, _ dbi: MDBDatabase, prefix: [UInt8], postings: Bool) throws {
+    init(_ txn: LMDBTransaction, _ dbi: MDBDatabase, of dbs: Databases, prefix: [UInt8]) throws {
         cursor = try txn.cursor(dbi)
         self.prefix = prefix
-        self.postings = postings
+        postings = dbs.holdsPostings(dbi)
+    }
+
+    /// Walks the entries under `prefix` from the inverted created_at `from` on, while `body`
+    /// returns true.
+    static func forEach(
+        _ txn: LMDBTransaction, _ dbi: MDBDatabase, of dbs: Databases, prefix: [UInt8], from inverted: UInt64?,
+        _ body: (_ inverted: UInt64, _ serial: UInt64) -> Bool
+    ) throws {
+        let cursor = try IndexCursor(txn, dbi, of: dbs, prefix: prefix)
+        defer { cursor.close() }
+        var more = try cursor.seek(from: inverted)
+        while more, let entry = try cursor.entry(), body(entry.inverted, entry.serial) { more = try cursor.next() }
     }
 
     func close() { cursor.close() }

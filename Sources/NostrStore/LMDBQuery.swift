@@ -228,7 +228,7 @@ final class LMDBQuery: StorageQuery, @unchecked Sendable {
                 more = s.atUnread ? true : try cursor.next()
                 s.atUnread = false
             } else {
-                let cursor = try IndexCursor(txn, s.dbi, prefix: prefix, postings: store.dbs.holdsPostings(s.dbi))
+                let cursor = try IndexCursor(txn, s.dbi, of: store.dbs, prefix: prefix)
                 s.cursor = cursor
                 s.kept = 0
                 s.boundary = nil

@@ -71,12 +71,9 @@ struct LMDBReads {
     /// The events under `prefix` in the index `dbi`, from the inverted created_at `from` on.
     private func events(in dbi: MDBDatabase, prefix: [UInt8], from inverted: UInt64?) throws -> [Event] {
         var serials: [UInt64] = []
-        let cursor = try IndexCursor(txn, dbi, prefix: prefix, postings: dbs.holdsPostings(dbi))
-        defer { cursor.close() }
-        var more = try cursor.seek(from: inverted)
-        while more, let entry = try cursor.entry() {
-            serials.append(entry.serial)
-            more = try cursor.next()
+        try IndexCursor.forEach(txn, dbi, of: dbs, prefix: prefix, from: inverted) { _, serial in
+            serials.append(serial)
+            return true
         }
         return try serials.compactMap { try store.load(txn, serial: $0) }
     }

@@ -27,7 +27,7 @@ public final class Relay: Sendable {
 
     /// `writerCapacity`: writes the writer's inbox holds (tests make it small). `writeGatherSeconds`:
     /// how long the writer lets writes gather into one commit when several are waiting
-    /// (`EventWriter.gatherSeconds`).
+    /// (`EventWriter.init`, `gatherSeconds`).
     public init(
         info: RelayInfo, limits: Limits, policy: Policy, storage: any EventStorage, writerCapacity: Int = 4096,
         writeGatherSeconds: Double = 0, clock: @escaping UnixClock, logger: Logger,
